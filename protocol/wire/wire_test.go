@@ -1,0 +1,211 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"testing"
+)
+
+func TestVarintEncoding(t *testing.T) {
+	// Expected bytes worked out by hand from io.c's write_varint.
+	cases := []struct {
+		v    int32
+		want []byte
+	}{
+		{0, []byte{0x00}},
+		{1, []byte{0x01}},
+		{0x7F, []byte{0x7F}},
+		{0x80, []byte{0x80, 0x80}},
+		{0x3FFF, []byte{0xBF, 0xFF}},
+		{0x4000, []byte{0xC0, 0x00, 0x40}},
+		{0x1FFFFF, []byte{0xDF, 0xFF, 0xFF}},
+		{0x200000, []byte{0xE0, 0x00, 0x00, 0x20}},
+		{0x0FFFFFFF, []byte{0xEF, 0xFF, 0xFF, 0xFF}},
+		{0x10000000, []byte{0xF0, 0x00, 0x00, 0x00, 0x10}},
+		{-1, []byte{0xF0, 0xFF, 0xFF, 0xFF, 0xFF}},
+	}
+	for _, c := range cases {
+		got := AppendVarint(nil, c.v)
+		if !bytes.Equal(got, c.want) {
+			t.Errorf("AppendVarint(%#x) = % x, want % x", c.v, got, c.want)
+		}
+		r := NewReader(bytes.NewReader(got))
+		v, err := r.ReadVarint()
+		if err != nil || v != c.v {
+			t.Errorf("ReadVarint(% x) = %#x, %v; want %#x", got, v, err, c.v)
+		}
+	}
+}
+
+func TestVarlongRoundTrip(t *testing.T) {
+	values := []int64{0, 1, 0x7F, 0x80, 0xFFFFFF, 0x1000000, 1 << 31, 1<<32 + 5, 1 << 40, 1<<56 - 1, 1 << 56, math.MaxInt64}
+	for _, minBytes := range []int{1, 3, 4, 8} {
+		// With fewer than 3 minimum bytes the encoding reaches only 7 bytes
+		// (int_byte_extra tops out at 6); rsync uses 3 and 4.
+		for _, v := range values {
+			if minBytes < 3 && v >= 1<<48 {
+				continue
+			}
+			b := AppendVarlong(nil, v, minBytes)
+			if len(b) < minBytes {
+				t.Errorf("varlong(%d, %d) is %d bytes", v, minBytes, len(b))
+			}
+			got, err := NewReader(bytes.NewReader(b)).ReadVarlong(minBytes)
+			if err != nil || got != v {
+				t.Errorf("varlong(%#x, min %d): % x decodes to %#x, %v", v, minBytes, b, got, err)
+			}
+		}
+	}
+}
+
+func TestLongint(t *testing.T) {
+	for _, v := range []int64{0, 5, 0x7FFFFFFF, 0x80000000, 1 << 40, -2} {
+		b := AppendLongint(nil, v)
+		wantLen := 12
+		if v >= 0 && v <= 0x7FFFFFFF {
+			wantLen = 4
+		}
+		if len(b) != wantLen {
+			t.Errorf("longint(%d) is %d bytes, want %d", v, len(b), wantLen)
+		}
+		got, err := NewReader(bytes.NewReader(b)).ReadLongint()
+		if err != nil || got != v {
+			t.Errorf("longint(%d) decodes to %d, %v", v, got, err)
+		}
+	}
+}
+
+func TestNdxRoundTrip(t *testing.T) {
+	seq := []int32{0, 1, 2, 5, 300, 299, 40000, 40001, 1 << 30, 3, NdxDone, NdxFlistEOF, NdxDelStats, -101, -5000, 7, NdxDone}
+	for _, proto := range []int{27, 29, 30, 31, 32} {
+		enc := NdxCodec{Protocol: proto}
+		var b []byte
+		for _, n := range seq {
+			b = enc.Append(b, n)
+		}
+		r := NewReader(bytes.NewReader(b))
+		dec := NdxCodec{Protocol: proto}
+		for i, want := range seq {
+			got, err := r.ReadNdx(&dec)
+			if err != nil || got != want {
+				t.Fatalf("proto %d: ndx %d = %d, %v; want %d", proto, i, got, err, want)
+			}
+		}
+	}
+}
+
+func TestNdxDoneIsOneByte(t *testing.T) {
+	c := NdxCodec{Protocol: 31}
+	if b := c.Append(nil, NdxDone); !bytes.Equal(b, []byte{0}) {
+		t.Errorf("NDX_DONE = % x, want 00", b)
+	}
+}
+
+func TestMultiplexRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	must(t, w.WriteString("raw line\n"))
+	must(t, w.StartMultiplex())
+	big := bytes.Repeat([]byte("0123456789"), 10000) // spans several frames
+	must(t, w.WriteInt32(42))
+	_, err := w.Write(big)
+	must(t, err)
+	must(t, w.WriteMsg(MsgInfo, []byte("hello\n")))
+	must(t, w.WriteVarint(300))
+	must(t, w.Flush())
+
+	r := NewReader(&buf)
+	line, err := r.ReadLine(100)
+	if err != nil || line != "raw line" {
+		t.Fatalf("ReadLine = %q, %v", line, err)
+	}
+	r.StartMultiplex()
+	var msgs []string
+	r.OnMessage = func(tag MsgTag, p []byte) error {
+		if tag != MsgInfo {
+			t.Errorf("tag %d", tag)
+		}
+		msgs = append(msgs, string(p))
+		return nil
+	}
+	n, err := r.ReadInt32()
+	if err != nil || n != 42 {
+		t.Fatalf("ReadInt32 = %d, %v", n, err)
+	}
+	got := make([]byte, len(big))
+	must(t, r.ReadFull(got))
+	if !bytes.Equal(got, big) {
+		t.Fatal("data differs after the multiplexed round trip")
+	}
+	v, err := r.ReadVarint()
+	if err != nil || v != 300 {
+		t.Fatalf("ReadVarint = %d, %v", v, err)
+	}
+	if len(msgs) != 1 || msgs[0] != "hello\n" {
+		t.Errorf("messages = %q", msgs)
+	}
+	if _, err := r.ReadByte(); !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		t.Errorf("read past the end: %v", err)
+	}
+}
+
+func TestFramesStayUnder32K(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	must(t, w.StartMultiplex())
+	_, err := w.Write(make([]byte, 100000))
+	must(t, err)
+	must(t, w.Flush())
+	b := buf.Bytes()
+	for len(b) > 0 {
+		h := binary.LittleEndian.Uint32(b)
+		n := int(h & 0xFFFFFF)
+		if n > maxDataFrame {
+			t.Fatalf("frame of %d bytes", n)
+		}
+		b = b[4+n:]
+	}
+}
+
+func TestHostileFrames(t *testing.T) {
+	frame := func(tag MsgTag, n int) []byte {
+		return binary.LittleEndian.AppendUint32(nil, uint32(mplexBase+tag)<<24|uint32(n))
+	}
+	cases := map[string][]byte{
+		"oversized message": frame(MsgInfo, MaxMsgLen+1),
+		"bad tag":           {0, 0, 0, 1},
+		"truncated data":    append(frame(MsgData, 10), 1, 2),
+		"unexpected tag":    append(frame(MsgRedo, 4), 0, 0, 0, 0),
+	}
+	for name, in := range cases {
+		r := NewReader(bytes.NewReader(in))
+		r.StartMultiplex()
+		if _, err := r.ReadInt32(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestLineLimits(t *testing.T) {
+	r := NewReader(bytes.NewReader(bytes.Repeat([]byte("a"), 5000)))
+	if _, err := r.ReadLine(4096); err == nil {
+		t.Error("over-long line accepted")
+	}
+	r = NewReader(bytes.NewReader([]byte("--server\x00-e.LsfxC\x00\x00")))
+	for _, want := range []string{"--server", "-e.LsfxC", ""} {
+		a, err := r.ReadArg(100)
+		if err != nil || a != want {
+			t.Errorf("ReadArg = %q, %v; want %q", a, err, want)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
