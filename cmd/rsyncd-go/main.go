@@ -1,0 +1,143 @@
+// Command rsyncd-go is an rsync daemon: it serves the modules of one
+// instance config to stock rsync clients.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rsyncd-go/rsyncd-go/instances"
+	"github.com/rsyncd-go/rsyncd-go/server"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "rsyncd-go:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	instance  string
+	configDir string
+	config    string
+	logLevel  string
+	grace     time.Duration
+}
+
+func newRootCmd() *cobra.Command {
+	var f flags
+	cmd := &cobra.Command{
+		Use:   "rsyncd-go",
+		Short: "An rsync daemon for stock rsync clients",
+		Long: `rsyncd-go serves rsync daemon modules (rsync://host/module) to stock rsync
+clients. With no arguments it serves an embedded default instance on
+127.0.0.1:8730 with a writable module "backup" and prints the client command
+that pushes to it.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.instance, "instance", "", "serve instance `NAME` (NAME.yaml in the config dir)")
+	fl.StringVar(&f.configDir, "config-dir", "", "config `DIR` (default $RSYNCD_GO_CONFIG_DIR, else /etc/rsyncd-go)")
+	fl.StringVar(&f.config, "config", "", "serve the instance config `FILE`")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long transfers may run on after SIGTERM")
+	return cmd
+}
+
+func run(ctx context.Context, f *flags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	var (
+		inst *instances.Instance
+		info *instances.DefaultInfo
+		err  error
+	)
+	switch {
+	case f.config != "" && f.instance != "":
+		return errors.New("--config and --instance exclude each other")
+	case f.config != "":
+		inst, err = instances.Load(f.config)
+	case f.instance != "":
+		var path string
+		if path, err = instances.Find(instances.ConfigDir(f.configDir), f.instance); err == nil {
+			inst, err = instances.Load(path)
+		}
+	default:
+		var di instances.DefaultInfo
+		inst, di, err = instances.Default()
+		info = &di
+	}
+	if err != nil {
+		return err
+	}
+	log = log.With("instance", inst.Name)
+
+	cfg := &server.Config{
+		Modules:        inst.Modules,
+		MaxConnections: inst.MaxConnections,
+		Timeout:        inst.Timeout,
+	}
+	srv := server.New(cfg, log)
+	var lns []net.Listener
+	for _, addr := range inst.Listen {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("listen: %w", err)
+		}
+		lns = append(lns, l)
+	}
+	errc := make(chan error, len(lns))
+	for _, l := range lns {
+		log.Info("listening", "addr", l.Addr().String())
+		go func() { errc <- srv.Serve(l) }()
+	}
+	if info != nil {
+		printDefaultHelp(lns[0].Addr().String(), info)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", f.grace)
+	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func printDefaultHelp(addr string, info *instances.DefaultInfo) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rsyncd-go: serving the default instance: module %q at %s\n", info.Module, info.ModulePath)
+	fmt.Fprintf(&b, "push to it with:\n\n    rsync -az /data/ --delete rsync://%s@%s/%s/ --password-file=%s\n\n",
+		info.User, addr, info.Module, info.PasswordFile)
+	fmt.Fprint(os.Stderr, b.String())
+}

@@ -1,0 +1,206 @@
+package receiver
+
+import (
+	"errors"
+	"io/fs"
+	"path"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// delStats counts deletions by kind, as NDX_DEL_STATS reports them.
+type delStats struct {
+	files, dirs, symlinks, devices, specials int
+	skipped                                  int // stopped by --max-delete
+	warned                                   bool
+}
+
+func (d *delStats) total() int { return d.files + d.dirs + d.symlinks + d.devices + d.specials }
+
+// indexChildren records, per directory of the list, the names the sender
+// has in it: whatever else the destination holds there is extraneous.
+func (t *transfer) indexChildren() {
+	if t.cfg.Delete == DeleteNone {
+		return
+	}
+	t.children = make(map[string]map[string]struct{})
+	for i := range t.files {
+		f := &t.files[i]
+		if f.Name == "." || f.Flags&flist.FlagRemoved != 0 {
+			continue
+		}
+		dir, base := path.Split(f.Name)
+		dir = path.Clean("./" + dir)
+		m := t.children[dir]
+		if m == nil {
+			m = make(map[string]struct{})
+			t.children[dir] = m
+		}
+		m[base] = struct{}{}
+	}
+}
+
+// deletePass deletes extraneous entries in every directory the sender sent
+// with its contents (--delete-before, --delete-after).
+func (t *transfer) deletePass() error {
+	if !t.cfg.Recursive {
+		return nil
+	}
+	for i := range t.files {
+		f := &t.files[i]
+		if f.IsDir() && f.Flags&flist.FlagContentDir != 0 {
+			if err := t.deleteInDir(t.localPath(f), f.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deletionsAllowed says whether deletion may run; an I/O error on the
+// sending side disables it (unless ignore errors), as rsync does.
+func (t *transfer) deletionsAllowed() bool {
+	if t.list.IOError == 0 || t.cfg.IgnoreErrors {
+		return true
+	}
+	if !t.del.warned {
+		t.del.warned = true
+		t.tellClient(wire.MsgError, "IO error encountered -- skipping file deletion")
+	}
+	return false
+}
+
+// protected reports whether filter rules keep name from deletion.
+func (t *transfer) protected(name string, isDir bool) bool {
+	cfg := t.cfg
+	if cfg.DaemonFilter != nil && cfg.DaemonFilter.Match(name, isDir, filter.Receiver) {
+		return true
+	}
+	return !cfg.DeleteExcluded && cfg.Filter != nil && cfg.Filter.Match(name, isDir, filter.Receiver)
+}
+
+// deleteInDir removes what local directory dir holds beyond the entries the
+// sender listed for listDir.
+func (t *transfer) deleteInDir(dir, listDir string) error {
+	if !t.deletionsAllowed() {
+		return nil
+	}
+	d, err := t.cfg.Root.Open(dir)
+	if err != nil {
+		if t.cfg.DryRun && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		t.noteIOError("rsync: opendir %q failed: %v", dir, err)
+		return nil
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		t.noteIOError("rsync: readdir %q failed: %v", dir, err)
+		return nil
+	}
+	keep := t.children[path.Clean(listDir)]
+	for _, e := range entries {
+		if _, ok := keep[e.Name()]; ok {
+			continue
+		}
+		rel := path.Join(listDir, e.Name())
+		if t.protected(rel, e.IsDir()) {
+			continue
+		}
+		name := path.Join(dir, e.Name())
+		st, err := lstat(t.cfg.Root, name)
+		if err != nil {
+			continue // vanished meanwhile
+		}
+		if err := t.deleteItem(name, st, true); err != nil {
+			if errors.Is(err, errMaxDelete) {
+				break
+			}
+			t.noteIOError("rsync: delete %q failed: %v", name, err)
+		}
+	}
+	return nil
+}
+
+var errMaxDelete = errors.New("--max-delete limit reached")
+
+// deleteItem removes one entry, a directory with everything in it, telling
+// the client about each deletion as rsync does (MSG_DELETED).
+func (t *transfer) deleteItem(name string, st *stat, recurse bool) error {
+	cfg := t.cfg
+	if cfg.MaxDelete >= 0 && t.del.total() >= cfg.MaxDelete {
+		t.del.skipped++
+		return errMaxDelete
+	}
+	if st.isDir() && recurse {
+		d, err := cfg.Root.Open(name)
+		if err != nil {
+			return err
+		}
+		entries, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			child := path.Join(name, e.Name())
+			cst, err := lstat(cfg.Root, child)
+			if err != nil {
+				continue
+			}
+			if err := t.deleteItem(child, cst, true); err != nil {
+				return err
+			}
+		}
+	}
+	if !cfg.DryRun {
+		if err := cfg.Root.Remove(name); err != nil {
+			return err
+		}
+	}
+	switch {
+	case st.isDir():
+		t.del.dirs++
+	case st.isSymlink():
+		t.del.symlinks++
+	case st.mode&sIFMT == 0o020000 || st.mode&sIFMT == 0o060000:
+		t.del.devices++
+	case st.isRegular():
+		t.del.files++
+	default:
+		t.del.specials++
+	}
+	t.stats.Deleted++
+	t.logDelete(name, st.isDir())
+	return nil
+}
+
+// logDelete tells the client about a deletion (protocol 29+), by the name
+// relative to the transfer root; directories carry a trailing NUL.
+func (t *transfer) logDelete(name string, isDir bool) {
+	if t.cfg.Protocol < 29 {
+		return
+	}
+	rel := name
+	if d := t.cfg.Dest; d != "." {
+		rel = name[min(len(name), len(d)+1):]
+	}
+	msg := []byte(rel)
+	if isDir {
+		msg = append(msg, 0)
+	}
+	_ = t.out.WriteMsg(wire.MsgDeleted, msg)
+}
+
+// maxDeleteError reports deletions skipped by --max-delete.
+func (t *transfer) maxDeleteError() error {
+	if t.del.skipped == 0 {
+		return nil
+	}
+	t.tellClient(wire.MsgWarning, "Deletions stopped due to --max-delete limit (%d skipped)", t.del.skipped)
+	return rerr.New(rerr.DelLimit, "the --max-delete limit stopped deletions")
+}

@@ -1,0 +1,300 @@
+package receiver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"os/user"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+)
+
+const (
+	sIFMT     = 0o170000
+	sIFDIR    = 0o040000
+	sIFREG    = 0o100000
+	sIFLNK    = 0o120000
+	chmodBits = 0o7777
+)
+
+// TempMarker is part of every temp file name this daemon creates, so stale
+// ones can be recognised and removed safely.
+const TempMarker = ".rsyncd-go-tmp."
+
+var amRoot = os.Geteuid() == 0
+
+var errNotDir = syscall.ENOTDIR
+
+// stat is the part of a file's status the generator compares.
+type stat struct {
+	mode     uint32
+	size     int64
+	mtime    int64
+	nsec     int32
+	uid, gid uint32
+	rdev     uint64
+	dev, ino uint64
+}
+
+// rdevOf returns the device number of a device entry.
+func rdevOf(f *flist.File) uint64 { return unix.Mkdev(f.RdevMajor, f.RdevMinor) }
+
+func (s *stat) isDir() bool     { return s.mode&sIFMT == sIFDIR }
+func (s *stat) isRegular() bool { return s.mode&sIFMT == sIFREG }
+func (s *stat) isSymlink() bool { return s.mode&sIFMT == sIFLNK }
+
+func lstat(root *os.Root, name string) (*stat, error) {
+	fi, err := root.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	return statOf(fi), nil
+}
+
+func statOf(fi fs.FileInfo) *stat {
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return &stat{size: fi.Size(), mtime: fi.ModTime().Unix()}
+	}
+	return &stat{
+		mode:  sys.Mode,
+		size:  sys.Size,
+		mtime: sys.Mtim.Sec,
+		nsec:  int32(sys.Mtim.Nsec),
+		uid:   sys.Uid,
+		gid:   sys.Gid,
+		rdev:  sys.Rdev,
+		dev:   sys.Dev,
+		ino:   sys.Ino,
+	}
+}
+
+// tempName returns a fresh temp name beside name, carrying TempMarker.
+func tempName(name string) string {
+	dir, base := path.Split(name)
+	if len(base) > 200 {
+		base = base[:200]
+	}
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return dir + "." + base + TempMarker + hex.EncodeToString(r[:])
+}
+
+// IsTempName reports whether a directory entry is one of this daemon's
+// temp files.
+func IsTempName(base string) bool {
+	i := strings.LastIndex(base, TempMarker)
+	if i < 1 || base[0] != '.' {
+		return false
+	}
+	suffix := base[i+len(TempMarker):]
+	if len(suffix) != 8 {
+		return false
+	}
+	_, err := hex.DecodeString(suffix)
+	return err == nil
+}
+
+// openParent opens the directory holding name through the root, for the *at
+// system calls os.Root lacks.
+func openParent(root *os.Root, name string) (*os.File, string, error) {
+	dir, base := path.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	d, err := root.Open(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, base, nil
+}
+
+func mknod(root *os.Root, name string, mode uint32, rdev uint64) error {
+	d, base, err := openParent(root, name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Mknodat(int(d.Fd()), base, mode, int(rdev)); err != nil {
+		return &fs.PathError{Op: "mknod", Path: name, Err: err}
+	}
+	return nil
+}
+
+// lutimes sets the times of a symlink itself.
+func lutimes(root *os.Root, name string, sec int64, nsec int32) error {
+	d, base, err := openParent(root, name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ts := []unix.Timespec{{Sec: sec, Nsec: int64(nsec)}, {Sec: sec, Nsec: int64(nsec)}}
+	if err := unix.UtimesNanoAt(int(d.Fd()), base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "lutimes", Path: name, Err: err}
+	}
+	return nil
+}
+
+// setAttrs brings permissions, ownership and times of name in line with f.
+// st is the current status when known (exists), nil for a fresh entry.
+func (t *transfer) setAttrs(name string, f *flist.File, st *stat, exists, symlink bool) {
+	cfg := t.cfg
+	root := cfg.Root
+	if st == nil || !exists {
+		var err error
+		if st, err = lstat(root, name); err != nil {
+			t.noteIOError("rsync: stat %q failed: %v", name, err)
+			return
+		}
+	}
+	if (cfg.PreserveUID && amRoot) || cfg.PreserveGID {
+		uid, gid := -1, -1
+		if cfg.PreserveUID && amRoot && t.wantUID(f) != st.uid {
+			uid = int(t.wantUID(f))
+		}
+		if cfg.PreserveGID && t.wantGID(f) != st.gid {
+			gid = int(t.wantGID(f))
+		}
+		if uid >= 0 || gid >= 0 {
+			if err := root.Lchown(name, uid, gid); err != nil && (uid >= 0 || !errors.Is(err, fs.ErrPermission)) {
+				t.noteIOError("rsync: chown %q failed: %v", name, err)
+			}
+		}
+	}
+	if !symlink {
+		want := t.wantMode(f, st, exists)
+		if want != st.mode&chmodBits {
+			if err := root.Chmod(name, unixToFileMode(want)); err != nil {
+				t.noteIOError("rsync: chmod %q failed: %v", name, err)
+			}
+		}
+	}
+	if !cfg.PreserveTimes || f.IsDir() {
+		// Directory times are set once their contents are in place.
+		return
+	}
+	if symlink {
+		if cfg.OmitLinkTimes {
+			return
+		}
+		if err := lutimes(root, name, f.ModTime, f.ModNsec); err != nil && !errors.Is(err, unix.ENOSYS) {
+			t.noteIOError("rsync: failed to set times on %q: %v", name, err)
+		}
+		return
+	}
+	if st.mtime == f.ModTime && st.nsec == f.ModNsec {
+		return
+	}
+	mt := time.Unix(f.ModTime, int64(f.ModNsec))
+	if err := root.Chtimes(name, time.Time{}, mt); err != nil {
+		t.noteIOError("rsync: failed to set times on %q: %v", name, err)
+	}
+}
+
+// wantMode is the permission bits an entry should end with.
+func (t *transfer) wantMode(f *flist.File, st *stat, exists bool) uint32 {
+	if t.cfg.PreservePerms {
+		return f.Mode & chmodBits
+	}
+	if exists && st != nil && !f.IsDir() {
+		return st.mode & chmodBits
+	}
+	return f.Mode & chmodBits &^ t.cfg.Umask
+}
+
+// unixToFileMode converts Unix permission bits, including setuid, setgid and
+// sticky, to an fs.FileMode.
+func unixToFileMode(m uint32) fs.FileMode {
+	fm := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		fm |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		fm |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		fm |= fs.ModeSticky
+	}
+	return fm
+}
+
+// idCache maps user and group names from the sender to local ids.
+var idCache struct {
+	sync.Mutex
+	users, groups map[string]int64
+}
+
+func lookupID(name string, group bool) (uint32, bool) {
+	idCache.Lock()
+	defer idCache.Unlock()
+	if idCache.users == nil {
+		idCache.users, idCache.groups = map[string]int64{}, map[string]int64{}
+	}
+	m := idCache.users
+	if group {
+		m = idCache.groups
+	}
+	if id, ok := m[name]; ok {
+		return uint32(id), id >= 0
+	}
+	var s string
+	if group {
+		if g, err := user.LookupGroup(name); err == nil {
+			s = g.Gid
+		}
+	} else if u, err := user.Lookup(name); err == nil {
+		s = u.Uid
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		id = -1
+	}
+	m[name] = id
+	return uint32(id), id >= 0
+}
+
+func (t *transfer) wantUID(f *flist.File) uint32 {
+	if !t.cfg.NumericIDs && f.User != "" {
+		if id, ok := lookupID(f.User, false); ok {
+			return id
+		}
+	}
+	return f.UID
+}
+
+func (t *transfer) wantGID(f *flist.File) uint32 {
+	if !t.cfg.NumericIDs && f.Group != "" {
+		if id, ok := lookupID(f.Group, true); ok {
+			return id
+		}
+	}
+	return f.GID
+}
+
+// touchUpDirs sets directory times (and modes tightened during the run)
+// once their contents are complete.
+func (t *transfer) touchUpDirs() {
+	cfg := t.cfg
+	if !cfg.PreserveTimes || cfg.OmitDirTimes || cfg.DryRun {
+		return
+	}
+	for _, ndx := range t.dirs {
+		f := &t.files[ndx]
+		name := t.localPath(f)
+		mt := time.Unix(f.ModTime, int64(f.ModNsec))
+		if err := cfg.Root.Chtimes(name, time.Time{}, mt); err != nil {
+			t.noteIOError("rsync: failed to set times on %q: %v", name, err)
+		}
+	}
+}
+

@@ -1,0 +1,598 @@
+package receiver
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
+	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// Item flags the generator reports per file (rsync.h ITEM_*).
+const (
+	itemReportAtime     = 1 << 0
+	itemReportChange    = 1 << 1
+	itemReportSize      = 1 << 2
+	itemReportTime      = 1 << 3
+	itemReportPerms     = 1 << 4
+	itemReportOwner     = 1 << 5
+	itemReportGroup     = 1 << 6
+	itemBasisTypeFollow = 1 << 11
+	itemXnameFollows    = 1 << 12
+	itemIsNew           = 1 << 13
+	itemLocalChange     = 1 << 14
+	itemTransfer        = 1 << 15
+
+	significantItems = ^(itemBasisTypeFollow | itemXnameFollows | itemLocalChange) & 0xffff
+)
+
+// sumLength is rsync's SUM_LENGTH: the longest strong sum of a block.
+const sumLength = 16
+
+// generate walks the file list, creates what needs no data, asks the sender
+// for what differs, and runs the phase protocol to its final goodbye.
+func (t *transfer) generate(ctx context.Context) error {
+	cfg := t.cfg
+	if err := t.prepareDest(); err != nil {
+		return err
+	}
+	t.indexChildren()
+	if cfg.Delete == DeleteBefore {
+		if err := t.deletePass(); err != nil {
+			return err
+		}
+	}
+	t.indexHardLinks()
+	for i := range t.files {
+		if err := t.stopped(ctx); err != nil {
+			return err
+		}
+		f := &t.files[i]
+		if f.Flags&flist.FlagRemoved != 0 {
+			continue
+		}
+		if err := t.genFile(int32(i), f, false); err != nil {
+			return err
+		}
+	}
+	if err := t.writeNdx(wire.NdxDone); err != nil {
+		return err
+	}
+	// Phase 1: resend what failed verification, until the receiver is done.
+	if err := t.waitDone(ctx, true); err != nil {
+		return err
+	}
+	proto := cfg.Protocol
+	earlyDelete := cfg.Delete != DeleteAfter && cfg.Delete != DeleteDelay
+	if err := t.writeNdx(wire.NdxDone); err != nil {
+		return err
+	}
+	if proto >= 29 {
+		if err := t.writeNdx(wire.NdxDone); err != nil {
+			return err
+		}
+	}
+	if proto >= 31 && earlyDelete {
+		if err := t.finishDeletes(); err != nil {
+			return err
+		}
+	}
+	if err := t.waitDone(ctx, false); err != nil {
+		return err
+	}
+	if proto >= 29 {
+		if err := t.waitDone(ctx, false); err != nil {
+			return err
+		}
+	}
+	if !earlyDelete {
+		if err := t.deletePass(); err != nil {
+			return err
+		}
+	}
+	if proto >= 31 {
+		if !earlyDelete {
+			if err := t.finishDeletes(); err != nil {
+				return err
+			}
+		}
+		if err := t.waitDone(ctx, false); err != nil {
+			return err
+		}
+	}
+	if err := t.finishHardLinks(); err != nil {
+		return err
+	}
+	t.touchUpDirs()
+	if err := t.writeNdx(wire.NdxDone); err != nil { // the final goodbye
+		return err
+	}
+	return t.out.Flush()
+}
+
+// finishDeletes sends the deletion statistics (when deleting) and the
+// NDX_DONE that closes the delete phase of protocol 31.
+func (t *transfer) finishDeletes() error {
+	if t.cfg.Delete != DeleteNone || t.cfg.Force {
+		if err := t.writeDelStats(); err != nil {
+			return err
+		}
+	}
+	return t.writeNdx(wire.NdxDone)
+}
+
+func (t *transfer) writeDelStats() error {
+	if err := t.writeNdx(wire.NdxDelStats); err != nil {
+		return err
+	}
+	d := &t.del
+	for _, n := range []int{d.files, d.dirs, d.symlinks, d.devices, d.specials} {
+		if err := t.out.WriteVarint(int32(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *transfer) stopped(ctx context.Context) error {
+	select {
+	case <-t.quit:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+		return nil
+	}
+}
+
+var errStopped = errors.New("transfer stopped")
+
+// waitDone waits for the receiver's next phase change; with redo it also
+// serves the receiver's requests to send files again.
+func (t *transfer) waitDone(ctx context.Context, redo bool) error {
+	// The sender cannot act on what sits in our buffer.
+	if err := t.out.Flush(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case ev, ok := <-t.events:
+			if !ok {
+				return errStopped
+			}
+			if ev.done {
+				return nil
+			}
+			if !redo || ev.redo < 0 || int(ev.redo) >= len(t.files) {
+				return rerr.New(rerr.Protocol, "unexpected redo request for index %d", ev.redo)
+			}
+			if err := t.genFile(ev.redo, &t.files[ev.redo], true); err != nil {
+				return err
+			}
+			if err := t.out.Flush(); err != nil {
+				return err
+			}
+		case <-t.quit:
+			return errStopped
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (t *transfer) writeNdx(ndx int32) error {
+	return t.out.WriteNdx(&t.genNdx, ndx)
+}
+
+// localPath maps a file-list name to its path inside the module.
+func (t *transfer) localPath(f *flist.File) string {
+	if t.soloFile != "" {
+		return t.soloFile
+	}
+	if f.Name == "." {
+		return t.cfg.Dest
+	}
+	return path.Join(t.cfg.Dest, f.Name)
+}
+
+// prepareDest makes sure the destination directory exists, or decides that a
+// single file is being written under the destination's own name.
+func (t *transfer) prepareDest() error {
+	dest := t.cfg.Dest
+	fi, err := t.cfg.Root.Lstat(dest)
+	if err == nil && fi.IsDir() {
+		return nil
+	}
+	if len(t.files) == 1 && !t.files[0].IsDir() && (err == nil || errors.Is(err, fs.ErrNotExist)) && dest != "." {
+		t.soloFile = dest
+		return nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return rerr.New(rerr.FileSelect, "change_dir#3 %q failed: %v", dest, err)
+	}
+	if t.cfg.DryRun {
+		return nil
+	}
+	if err := t.cfg.Root.MkdirAll(dest, 0o755); err != nil {
+		return rerr.New(rerr.FileSelect, "mkdir %q failed: %v", dest, err)
+	}
+	return nil
+}
+
+// genFile decides what one entry needs and acts on it.
+func (t *transfer) genFile(ndx int32, f *flist.File, redo bool) error {
+	cfg := t.cfg
+	name := t.localPath(f)
+	if cfg.DaemonFilter != nil && f.Name != "." && cfg.DaemonFilter.Match(f.Name, f.IsDir(), filter.Receiver) {
+		t.noteIOError("ERROR: daemon refused to receive %s %q", fileKind(f), f.Name)
+		return nil
+	}
+	st, statErr := lstat(cfg.Root, name)
+	exists := statErr == nil
+	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
+		if errors.Is(statErr, errNotDir) {
+			// A parent is not a directory; its own entry failed already.
+			t.noteIOError("rsync: recv_generator: failed to stat %q: %v", name, statErr)
+			return nil
+		}
+		t.noteIOError("rsync: recv_generator: failed to stat %q: %v", name, statErr)
+		return nil
+	}
+
+	switch {
+	case f.IsDir():
+		return t.genDir(ndx, f, name, st, exists)
+	case f.IsSymlink():
+		if !cfg.PreserveLinks {
+			return nil
+		}
+		return t.genSymlink(ndx, f, name, st, exists)
+	case f.IsDevice() || f.IsSpecial():
+		if (f.IsDevice() && !cfg.PreserveDevices) || (f.IsSpecial() && !cfg.PreserveSpecials) {
+			return nil
+		}
+		return t.genSpecial(ndx, f, name, st, exists)
+	case f.IsRegular():
+		return t.genRegular(ndx, f, name, st, exists, redo)
+	}
+	return nil
+}
+
+func fileKind(f *flist.File) string {
+	if f.IsDir() {
+		return "directory"
+	}
+	return "file"
+}
+
+// itemize tells the sender about an entry that needs no data (protocol 29+),
+// so its client can log it, and returns the flags it computed.
+func (t *transfer) itemize(ndx int32, f *flist.File, st *stat, exists bool, iflags int) error {
+	iflags |= t.changes(f, st, exists, iflags)
+	if iflags&significantItems == 0 {
+		return nil
+	}
+	if t.cfg.Protocol < 29 {
+		return nil
+	}
+	if err := t.writeNdx(ndx); err != nil {
+		return err
+	}
+	return t.out.WriteUint16(uint16(iflags))
+}
+
+// changes computes the report bits of itemize() for an existing entry.
+func (t *transfer) changes(f *flist.File, st *stat, exists bool, iflags int) int {
+	cfg := t.cfg
+	if !exists {
+		return itemIsNew
+	}
+	var out int
+	if f.IsRegular() && f.Size != st.size {
+		out |= itemReportSize
+	}
+	keepTime := cfg.PreserveTimes && !(f.IsDir() && cfg.OmitDirTimes) && !(f.IsSymlink() && cfg.OmitLinkTimes)
+	if keepTime {
+		if t.mtimeDiffers(f, st) {
+			out |= itemReportTime
+		}
+	} else if iflags&(itemTransfer|itemLocalChange) != 0 {
+		out |= itemReportTime
+	}
+	if cfg.PreservePerms && !f.IsSymlink() && (st.mode&chmodBits) != (f.Mode&chmodBits) {
+		out |= itemReportPerms
+	}
+	if cfg.PreserveUID && amRoot && t.wantUID(f) != st.uid {
+		out |= itemReportOwner
+	}
+	if cfg.PreserveGID && t.wantGID(f) != st.gid {
+		out |= itemReportGroup
+	}
+	return out
+}
+
+func (t *transfer) mtimeDiffers(f *flist.File, st *stat) bool {
+	d := st.mtime - f.ModTime
+	if t.cfg.ModifyWindow == 0 {
+		return d != 0 || (t.cfg.Protocol >= 31 && f.ModNsec != 0 && st.nsec != f.ModNsec)
+	}
+	if d < 0 {
+		d = -d
+	}
+	return d > t.cfg.ModifyWindow
+}
+
+func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
+	cfg := t.cfg
+	if exists && !st.isDir() {
+		if err := t.deleteItem(name, st, true); err != nil {
+			t.noteIOError("rsync: delete of %q to make room for a directory failed: %v", name, err)
+			return nil
+		}
+		exists = false
+	}
+	iflags := 0
+	if !exists {
+		iflags = itemLocalChange
+		if !cfg.DryRun {
+			if err := cfg.Root.Mkdir(name, fs.FileMode(f.Mode&chmodBits|0o700)); err != nil && !errors.Is(err, fs.ErrExist) {
+				t.noteIOError("rsync: recv_generator: mkdir %q failed: %v", name, err)
+				return nil
+			}
+		}
+		t.stats.Created++
+	}
+	if err := t.itemize(ndx, f, st, exists, iflags); err != nil {
+		return err
+	}
+	if !cfg.DryRun {
+		t.setAttrs(name, f, st, exists, false)
+		t.dirs = append(t.dirs, ndx)
+	}
+	if cfg.Delete == DeleteDuring && cfg.Recursive && f.Flags&flist.FlagContentDir != 0 {
+		return t.deleteInDir(name, f.Name)
+	}
+	return nil
+}
+
+func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
+	cfg := t.cfg
+	if exists && st.isSymlink() {
+		if cur, err := cfg.Root.Readlink(name); err == nil && cur == f.LinkTarget {
+			if err := t.itemize(ndx, f, st, true, 0); err != nil {
+				return err
+			}
+			if !cfg.DryRun {
+				t.setAttrs(name, f, st, true, true)
+			}
+			return nil
+		}
+	}
+	if err := t.itemize(ndx, f, st, exists, itemLocalChange); err != nil {
+		return err
+	}
+	if cfg.DryRun {
+		return nil
+	}
+	if exists && st.isDir() {
+		if err := t.deleteItem(name, st, true); err != nil {
+			t.noteIOError("rsync: delete of %q to make room for a symlink failed: %v", name, err)
+			return nil
+		}
+	}
+	tmp := tempName(name)
+	if err := cfg.Root.Symlink(f.LinkTarget, tmp); err != nil {
+		t.noteIOError("rsync: symlink %q -> %q failed: %v", name, f.LinkTarget, err)
+		return nil
+	}
+	t.setAttrs(tmp, f, nil, false, true)
+	if err := cfg.Root.Rename(tmp, name); err != nil {
+		_ = cfg.Root.Remove(tmp)
+		t.noteIOError("rsync: rename %q failed: %v", name, err)
+		return nil
+	}
+	t.stats.Created++
+	return nil
+}
+
+func (t *transfer) genSpecial(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
+	cfg := t.cfg
+	if exists && (st.mode&sIFMT) == (f.Mode&sIFMT) && (!f.IsDevice() || st.rdev == rdevOf(f)) {
+		if err := t.itemize(ndx, f, st, true, 0); err != nil {
+			return err
+		}
+		if !cfg.DryRun {
+			t.setAttrs(name, f, st, true, false)
+		}
+		return nil
+	}
+	if err := t.itemize(ndx, f, st, exists, itemLocalChange); err != nil {
+		return err
+	}
+	if cfg.DryRun {
+		return nil
+	}
+	if exists && st.isDir() {
+		if err := t.deleteItem(name, st, true); err != nil {
+			t.noteIOError("rsync: delete of %q failed: %v", name, err)
+			return nil
+		}
+	}
+	tmp := tempName(name)
+	if err := mknod(cfg.Root, tmp, f.Mode, rdevOf(f)); err != nil {
+		t.noteIOError("rsync: mknod %q failed: %v", name, err)
+		return nil
+	}
+	t.setAttrs(tmp, f, nil, false, false)
+	if err := cfg.Root.Rename(tmp, name); err != nil {
+		_ = cfg.Root.Remove(tmp)
+		t.noteIOError("rsync: rename %q failed: %v", name, err)
+	}
+	return nil
+}
+
+func (t *transfer) genRegular(ndx int32, f *flist.File, name string, st *stat, exists, redo bool) error {
+	cfg := t.cfg
+	if cfg.HardLinks && t.isLinkFollower(ndx) && !redo {
+		return nil // linked to its leader once the leader is in place
+	}
+	if exists && !st.isRegular() {
+		if cfg.Existing {
+			return nil
+		}
+	}
+	if !exists && cfg.Existing {
+		return nil
+	}
+	if exists && cfg.IgnoreExisting {
+		return nil
+	}
+	if exists && st.isRegular() && !redo {
+		if cfg.Update && st.mtime > f.ModTime {
+			return nil
+		}
+		if t.quickCheckOK(f, name, st) {
+			if err := t.itemize(ndx, f, st, true, 0); err != nil {
+				return err
+			}
+			if !cfg.DryRun {
+				t.setAttrs(name, f, st, true, false)
+			}
+			return nil
+		}
+	}
+	if exists && !st.isRegular() && !cfg.DryRun {
+		if err := t.deleteItem(name, st, true); err != nil {
+			t.noteIOError("rsync: delete of %q to make room for a file failed: %v", name, err)
+			return nil
+		}
+		exists = false
+	}
+
+	if err := t.writeNdx(ndx); err != nil {
+		return err
+	}
+	if cfg.Protocol >= 29 {
+		iflags := itemTransfer
+		if cfg.AlwaysChecksum {
+			iflags |= itemReportChange
+		}
+		iflags |= t.changes(f, st, exists, iflags)
+		if err := t.out.WriteUint16(uint16(iflags)); err != nil {
+			return err
+		}
+	}
+	if cfg.DryRun {
+		return nil
+	}
+	if !exists || cfg.WholeFile || st.size <= 0 {
+		return t.writeSumHead(0, 0, 0, 0)
+	}
+	return t.sendSums(name, st.size, redo)
+}
+
+func (t *transfer) quickCheckOK(f *flist.File, name string, st *stat) bool {
+	cfg := t.cfg
+	if st.size != f.Size {
+		return false
+	}
+	if cfg.AlwaysChecksum {
+		sum, err := t.fileChecksum(name)
+		return err == nil && len(f.Checksum) > 0 && len(sum) >= len(f.Checksum) && string(sum[:len(f.Checksum)]) == string(f.Checksum)
+	}
+	if cfg.SizeOnly {
+		return true
+	}
+	if cfg.IgnoreTimes {
+		return false
+	}
+	return !t.mtimeDiffers(f, st)
+}
+
+func (t *transfer) writeSumHead(count, blength, s2length, remainder int32) error {
+	var b [16]byte
+	p := binary.LittleEndian.AppendUint32(b[:0], uint32(count))
+	p = binary.LittleEndian.AppendUint32(p, uint32(blength))
+	if t.cfg.Protocol >= 27 {
+		p = binary.LittleEndian.AppendUint32(p, uint32(s2length))
+	}
+	p = binary.LittleEndian.AppendUint32(p, uint32(remainder))
+	_, err := t.out.Write(p)
+	return err
+}
+
+// sendSums sends the block checksums of the basis file.
+func (t *transfer) sendSums(name string, size int64, redo bool) error {
+	cfg := t.cfg
+	f, err := cfg.Root.Open(name)
+	if err != nil {
+		t.noteIOError("rsync: failed to open %q, continuing: %v", name, err)
+		return t.writeSumHead(0, 0, 0, 0)
+	}
+	defer f.Close()
+	sizes := checksum.SumSizes
+	if redo {
+		sizes = checksum.SumSizesRedo
+	}
+	blength, s2length, count, remainder := sizes(cfg.Protocol, size, cfg.BlockSize, cfg.Checksum)
+	if count < 0 {
+		t.tellClient(wire.MsgWarning, "WARNING: file is too large for checksum sending: %s", name)
+		return t.writeSumHead(0, 0, 0, 0)
+	}
+	if err := t.writeSumHead(count, blength, s2length, remainder); err != nil {
+		return err
+	}
+	if t.blockSum == nil {
+		var opts []checksum.Option
+		if cfg.LegacySeedOrder {
+			opts = append(opts, checksum.LegacySeedOrder())
+		}
+		t.blockSum = checksum.NewBlock(cfg.Checksum, cfg.Protocol, cfg.Seed, opts...)
+	}
+	br := bufio.NewReaderSize(f, 256*1024)
+	buf := make([]byte, blength)
+	out := make([]byte, 0, 4+64)
+	for i := int32(0); i < count; i++ {
+		n := blength
+		if i == count-1 && remainder != 0 {
+			n = remainder
+		}
+		if _, err := io.ReadFull(br, buf[:n]); err != nil {
+			// The basis changed under us: send zero sums for the rest so the
+			// stream stays in step; the whole-file check catches the damage.
+			clear(buf[:n])
+		}
+		out = binary.LittleEndian.AppendUint32(out[:0], checksum.Rolling1(buf[:n]))
+		out = t.blockSum.Sum(out, buf[:n])
+		if _, err := t.out.Write(out[:4+s2length]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileChecksum computes the --checksum sum of a local file.
+func (t *transfer) fileChecksum(name string) ([]byte, error) {
+	f, err := t.cfg.Root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h, err := checksum.NewFileSum(t.cfg.FileChecksum, t.cfg.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("checksum %q: %w", name, err)
+	}
+	return h.Sum(nil), nil
+}

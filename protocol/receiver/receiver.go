@@ -1,0 +1,222 @@
+// Package receiver is the receiving end of an rsync transfer: the generator
+// that asks the sender for what differs, and the receiver that rebuilds it.
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
+	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/token"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// DeleteMode says when extraneous files are deleted.
+type DeleteMode int
+
+// Delete timings of rsync(1).
+const (
+	DeleteNone DeleteMode = iota
+	DeleteBefore
+	DeleteDuring
+	DeleteDelay
+	DeleteAfter
+)
+
+// Config is everything the receiving side needs to know about a transfer,
+// as plain values: the negotiated protocol, the destination, the client's
+// options and the module's policy.
+type Config struct {
+	Protocol int
+	Root     *os.Root // the module; every file access goes through it
+	Dest     string   // destination directory inside Root ("." for its top)
+
+	Checksum        checksum.Kind // negotiated block and whole-file checksum
+	FileChecksum    checksum.Kind // --checksum file-list checksum
+	LegacySeedOrder bool          // a client without the seed fix ('C')
+	Seed            int32
+	Compression     token.Codec
+
+	Recursive        bool
+	PreserveLinks    bool
+	PreservePerms    bool
+	PreserveTimes    bool
+	OmitDirTimes     bool
+	OmitLinkTimes    bool
+	PreserveUID      bool
+	PreserveGID      bool
+	PreserveDevices  bool
+	PreserveSpecials bool
+	HardLinks        bool
+	NumericIDs       bool
+
+	AlwaysChecksum bool // -c
+	IgnoreTimes    bool // -I
+	SizeOnly       bool
+	Update         bool // -u
+	Existing       bool
+	IgnoreExisting bool
+	WholeFile      bool
+	DryRun         bool
+	ModifyWindow   int64
+	BlockSize      int32
+
+	Delete         DeleteMode
+	DeleteExcluded bool
+	Force          bool
+	MaxDelete      int // < 0: unlimited
+	IgnoreErrors   bool
+
+	Filter       *filter.List // the client's rules (protect from deletion)
+	DaemonFilter *filter.List // the module's rules (refuse and protect)
+
+	Verbose int    // the client's -v count: decides what it is told
+	Umask   uint32 // applied to new files when perms are not preserved
+	Log     *slog.Logger
+}
+
+// Stats counts what a transfer did.
+type Stats struct {
+	Files, Transferred, Deleted, Created int
+	Literal, Matched                     int64
+}
+
+// event is what the receiver tells the generator.
+type event struct {
+	done bool  // the receiver finished a phase
+	redo int32 // index to send again with full checksums (when !done)
+}
+
+// Run drives the generator (on this goroutine) and the receiver (on another)
+// for list, until the final goodbye. In and out are the multiplexed streams
+// of the connection.
+func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) (Stats, error) {
+	t := newTransfer(in, out, list, cfg)
+	var (
+		wg      sync.WaitGroup
+		recvErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		recvErr = t.receive()
+		if recvErr != nil {
+			t.fail(recvErr)
+		}
+		close(t.events)
+	}()
+	genErr := t.generate(ctx)
+	if genErr != nil {
+		t.fail(genErr)
+	}
+	wg.Wait()
+	t.cleanupTemps()
+	err := errors.Join(genErr, recvErr)
+	if err == nil {
+		err = t.maxDeleteError()
+	}
+	if err == nil && t.ioErr != 0 {
+		err = rerr.New(rerr.Partial, "some files/attrs were not transferred (see previous errors)")
+	}
+	return t.stats, err
+}
+
+// transfer is the state shared by the generator and the receiver.
+type transfer struct {
+	cfg    *Config
+	in     *wire.Reader
+	out    *wire.Writer
+	list   *flist.List
+	files  []flist.File
+	events chan event
+	quit   chan struct{}
+
+	mu       sync.Mutex
+	failErr  error
+	temps    map[string]struct{} // temp files in flight, removed on failure
+	ioErr    int                 // file-level errors: the run ends with code 23
+	stats    Stats
+	phase    int
+	genNdx   wire.NdxCodec
+	recvNdx  wire.NdxCodec
+	children map[string]map[string]struct{} // dir -> names the sender listed in it
+	soloFile string                         // a single file received under the destination's name
+	dirs     []int32                        // directories whose times are set at the end
+	del      delStats
+	blockSum *checksum.Block
+	leader   []int32 // -H: index of each entry's link leader, -1 for none
+}
+
+func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) *transfer {
+	t := &transfer{
+		cfg:    cfg,
+		in:     in,
+		out:    out,
+		list:   list,
+		files:  list.Files,
+		events: make(chan event, 64),
+		quit:   make(chan struct{}),
+		temps:  map[string]struct{}{},
+	}
+	t.genNdx.Protocol = cfg.Protocol
+	t.recvNdx.Protocol = cfg.Protocol
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return t
+}
+
+// fail records the first fatal error and wakes the other side.
+func (t *transfer) fail(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.failErr == nil {
+		t.failErr = err
+		close(t.quit)
+	}
+}
+
+// noteIOError records a file-level error: reported to the client, the run
+// goes on and ends with exit code 23.
+func (t *transfer) noteIOError(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	t.cfg.Log.Warn(msg)
+	t.mu.Lock()
+	t.ioErr++
+	t.mu.Unlock()
+	_ = t.out.WriteMsg(wire.MsgErrorXfer, []byte(msg+"\n"))
+}
+
+// tellClient sends an informational line to the client.
+func (t *transfer) tellClient(tag wire.MsgTag, format string, args ...any) {
+	_ = t.out.WriteMsg(tag, []byte(fmt.Sprintf(format, args...)+"\n"))
+}
+
+func (t *transfer) addTemp(name string) {
+	t.mu.Lock()
+	t.temps[name] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *transfer) dropTemp(name string) {
+	t.mu.Lock()
+	delete(t.temps, name)
+	t.mu.Unlock()
+}
+
+// cleanupTemps removes temp files a broken transfer left behind.
+func (t *transfer) cleanupTemps() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name := range t.temps {
+		_ = t.cfg.Root.Remove(name)
+		delete(t.temps, name)
+	}
+}

@@ -1,0 +1,387 @@
+package receiver
+
+import (
+	"bufio"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/token"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// Bounds on a sum head from the wire (rsync.h MAX_BLOCK_SIZE and friends).
+const (
+	maxBlockSize    = 1 << 17
+	oldMaxBlockSize = 1 << 29
+	maxXname        = 4096
+)
+
+// OnMessage handles the client's out-of-band messages while the transfer
+// runs; install it on the reader before Run.
+func (t *transfer) onMessage(tag wire.MsgTag, p []byte) error {
+	switch tag {
+	case wire.MsgNoop:
+		return nil
+	case wire.MsgIOError:
+		if len(p) != 4 {
+			return rerr.New(rerr.Protocol, "invalid MSG_IO_ERROR of %d bytes", len(p))
+		}
+		t.mu.Lock()
+		t.list.IOError |= int32(binary.LittleEndian.Uint32(p))
+		t.mu.Unlock()
+		return nil
+	case wire.MsgInfo, wire.MsgError, wire.MsgErrorXfer, wire.MsgWarning, wire.MsgLog:
+		t.cfg.Log.Info("client message", "text", string(p))
+		return nil
+	case wire.MsgErrorExit:
+		code := rerr.Partial
+		if len(p) == 4 {
+			code = int(int32(binary.LittleEndian.Uint32(p)))
+		}
+		return rerr.New(code, "client exited with an error (code %d)", code)
+	}
+	return rerr.New(rerr.Protocol, "unexpected message %d from the client", tag)
+}
+
+// receive reads the sender's data for each requested file and installs it.
+func (t *transfer) receive() error {
+	cfg := t.cfg
+	proto := cfg.Protocol
+	maxPhase := 1
+	if proto >= 29 {
+		maxPhase = 2
+	}
+	dec := token.NewDecoder(t.in, cfg.Compression, proto)
+	r := &fileReceiver{t: t, dec: dec}
+	for {
+		ndx, err := t.in.ReadNdx(&t.recvNdx)
+		if err != nil {
+			return streamErr(err)
+		}
+		if ndx == wire.NdxDone {
+			t.phase++
+			if t.phase > maxPhase {
+				break
+			}
+			if err := t.signal(event{done: true}); err != nil {
+				return err
+			}
+			continue
+		}
+		iflags := itemTransfer
+		if proto >= 29 {
+			v, err := t.in.ReadUint16()
+			if err != nil {
+				return streamErr(err)
+			}
+			iflags = int(v)
+			// The protocol-29 keep-alive: an index one past the list, "new".
+			if proto < 30 && int(ndx) == len(t.files) && iflags == itemIsNew {
+				continue
+			}
+		}
+		if ndx < 0 || int(ndx) >= len(t.files) {
+			return rerr.New(rerr.Protocol, "Invalid file index: %d (%d - %d)", ndx, wire.NdxDone, len(t.files)-1)
+		}
+		if iflags&itemBasisTypeFollow != 0 {
+			b, err := t.in.ReadByte()
+			if err != nil {
+				return streamErr(err)
+			}
+			if b != 0 {
+				return rerr.New(rerr.Protocol, "unrequested basis type %d for index %d", b, ndx)
+			}
+		}
+		if iflags&itemXnameFollows != 0 {
+			if err := skipVString(t.in); err != nil {
+				return err
+			}
+		}
+		if iflags&itemTransfer == 0 {
+			continue
+		}
+		if t.phase == 2 {
+			return rerr.New(rerr.Protocol, "got transfer request in phase 2")
+		}
+		f := &t.files[ndx]
+		if f.Flags&flist.FlagRemoved != 0 {
+			return rerr.New(rerr.Protocol, "rsync: refusing transfer of cleared file index %d", ndx)
+		}
+		if !f.IsRegular() {
+			return rerr.New(rerr.Protocol, "transfer request for non-regular file %q", f.Name)
+		}
+		if cfg.DryRun {
+			continue
+		}
+		ok, err := r.receiveFile(f)
+		if err != nil {
+			return err
+		}
+		t.stats.Transferred++
+		if !ok {
+			if t.phase == 0 {
+				if cfg.Verbose > 0 {
+					t.tellClient(wire.MsgWarning, "WARNING: %s failed verification -- update discarded (will try again).", f.Name)
+				}
+				if err := t.signal(event{redo: ndx}); err != nil {
+					return err
+				}
+			} else {
+				t.noteIOError("ERROR: %s failed verification -- update discarded.", f.Name)
+			}
+		}
+	}
+	if err := t.signal(event{done: true}); err != nil {
+		return err
+	}
+	if proto >= 31 {
+		// The sender's answer to the delete-phase NDX_DONE.
+		ndx, err := t.in.ReadNdx(&t.recvNdx)
+		if err != nil {
+			return streamErr(err)
+		}
+		if ndx != wire.NdxDone {
+			return rerr.New(rerr.Protocol, "Invalid packet at end of run (%d)", ndx)
+		}
+		return t.signal(event{done: true})
+	}
+	return nil
+}
+
+func (t *transfer) signal(ev event) error {
+	select {
+	case t.events <- ev:
+		return nil
+	case <-t.quit:
+		return errStopped
+	}
+}
+
+func skipVString(r *wire.Reader) error {
+	b, err := r.ReadByte()
+	if err != nil {
+		return streamErr(err)
+	}
+	n := int(b)
+	if b&0x80 != 0 {
+		lo, err := r.ReadByte()
+		if err != nil {
+			return streamErr(err)
+		}
+		n = int(b&0x7F)<<8 | int(lo)
+	}
+	if n > maxXname {
+		return rerr.New(rerr.Protocol, "xname of %d bytes", n)
+	}
+	return streamErr(r.Discard(int64(n)))
+}
+
+func streamErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *rerr.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	return rerr.Wrap(rerr.StreamIO, err)
+}
+
+// fileReceiver rebuilds files from token streams, reusing its buffers.
+type fileReceiver struct {
+	t     *transfer
+	dec   *token.Decoder
+	block []byte
+	bw    *bufio.Writer
+	sum   []byte
+}
+
+// sumHead is the block layout the sender echoes before a file's data.
+type sumHead struct {
+	count, blength, s2length, remainder int32
+}
+
+func (r *fileReceiver) readSumHead() (sumHead, error) {
+	t := r.t
+	var h sumHead
+	var err error
+	read := func(p *int32) {
+		if err == nil {
+			*p, err = t.in.ReadInt32()
+		}
+	}
+	read(&h.count)
+	read(&h.blength)
+	if t.cfg.Protocol >= 27 {
+		read(&h.s2length)
+	}
+	read(&h.remainder)
+	if err != nil {
+		return h, streamErr(err)
+	}
+	maxB := int32(maxBlockSize)
+	if t.cfg.Protocol < 30 {
+		maxB = oldMaxBlockSize
+	}
+	switch {
+	case h.count < 0:
+		return h, rerr.New(rerr.Protocol, "invalid checksum count %d", h.count)
+	case h.blength < 0 || h.blength > maxB:
+		return h, rerr.New(rerr.Protocol, "invalid block length %d [max %d]", h.blength, maxB)
+	case h.count > 0 && h.blength == 0:
+		return h, rerr.New(rerr.Protocol, "zero block length with %d blocks", h.count)
+	case h.s2length < 0 || int(h.s2length) > min(t.cfg.Checksum.Size(), sumLength):
+		return h, rerr.New(rerr.Protocol, "invalid checksum length %d", h.s2length)
+	case h.remainder < 0 || h.remainder > h.blength:
+		return h, rerr.New(rerr.Protocol, "invalid remainder length %d", h.remainder)
+	}
+	return h, nil
+}
+
+// receiveFile reads one file's data into a temp file beside it and renames
+// it over the target when the whole-file checksum matches. It reports false
+// for a checksum mismatch. File-system errors are reported to the client and
+// the stream is consumed so the transfer goes on; only stream errors return.
+func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
+	t := r.t
+	cfg := t.cfg
+	name := t.localPath(f)
+	head, err := r.readSumHead()
+	if err != nil {
+		return false, err
+	}
+
+	var basis *os.File
+	if head.count > 0 {
+		basis, err = cfg.Root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			t.noteIOError("rsync: failed to open basis %q: %v", name, err)
+		}
+	}
+	if basis != nil {
+		defer basis.Close()
+	}
+
+	tmp := tempName(name)
+	out, err := cfg.Root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var writeErr error
+	if err != nil {
+		t.noteIOError("rsync: mkstemp %q failed: %v", tmp, err)
+		writeErr = err
+		out = nil
+	} else {
+		t.addTemp(tmp)
+		if r.bw == nil {
+			r.bw = bufio.NewWriterSize(out, 256*1024)
+		} else {
+			r.bw.Reset(out)
+		}
+	}
+	h := checksum.NewFile(cfg.Checksum, cfg.Protocol, cfg.Seed)
+	write := func(p []byte) {
+		h.Write(p)
+		if writeErr == nil && out != nil {
+			_, writeErr = r.bw.Write(p)
+		}
+	}
+	if int(head.blength) > cap(r.block) {
+		r.block = make([]byte, head.blength)
+	}
+	for {
+		data, blk, err := r.dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			r.abandon(out, tmp)
+			return false, streamErr(err)
+		}
+		if blk < 0 {
+			write(data)
+			t.stats.Literal += int64(len(data))
+			continue
+		}
+		if blk >= head.count {
+			r.abandon(out, tmp)
+			return false, rerr.New(rerr.Protocol, "invalid block index %d of %d in %q", blk, head.count, f.Name)
+		}
+		n := head.blength
+		if blk == head.count-1 && head.remainder != 0 {
+			n = head.remainder
+		}
+		b := r.block[:n]
+		if basis != nil {
+			if k, err := basis.ReadAt(b, int64(blk)*int64(head.blength)); k < len(b) {
+				clear(b[k:])
+				if err != nil && err != io.EOF && writeErr == nil {
+					writeErr = fmt.Errorf("read basis: %w", err)
+				}
+			}
+		} else {
+			clear(b)
+		}
+		write(b)
+		t.stats.Matched += int64(n)
+		if err := r.dec.SeeBlock(b); err != nil {
+			r.abandon(out, tmp)
+			return false, streamErr(err)
+		}
+	}
+	want := cfg.Checksum.Size()
+	if cap(r.sum) < want {
+		r.sum = make([]byte, want)
+	}
+	remote := r.sum[:want]
+	if err := t.in.ReadFull(remote); err != nil {
+		r.abandon(out, tmp)
+		return false, streamErr(err)
+	}
+	if out == nil {
+		return true, nil // reported already; nothing to install
+	}
+	if writeErr == nil {
+		writeErr = r.bw.Flush()
+	}
+	if cerr := out.Close(); writeErr == nil {
+		writeErr = cerr
+	}
+	if writeErr != nil {
+		r.removeTemp(tmp)
+		t.noteIOError("rsync: write failed on %q: %v", name, writeErr)
+		return true, nil
+	}
+	local := h.Sum(nil)
+	if subtle.ConstantTimeCompare(local[:want], remote) != 1 {
+		r.removeTemp(tmp)
+		return false, nil
+	}
+	t.setAttrs(tmp, f, nil, false, false)
+	if err := cfg.Root.Rename(tmp, name); err != nil {
+		r.removeTemp(tmp)
+		t.noteIOError("rsync: rename %q -> %q failed: %v", tmp, name, err)
+		return true, nil
+	}
+	t.dropTemp(tmp)
+	return true, nil
+}
+
+// abandon closes and removes a temp file after a stream error.
+func (r *fileReceiver) abandon(out *os.File, tmp string) {
+	if out != nil {
+		out.Close()
+		r.removeTemp(tmp)
+	}
+}
+
+func (r *fileReceiver) removeTemp(tmp string) {
+	_ = r.t.cfg.Root.Remove(tmp)
+	r.t.dropTemp(tmp)
+}

@@ -1,0 +1,221 @@
+package protocol
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"path"
+	"strings"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/options"
+	"github.com/rsyncd-go/rsyncd-go/protocol/receiver"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// Result is what a finished session reports for the log.
+type Result struct {
+	Stats receiver.Stats
+	Read  int64 // bytes read from the client
+	Wrote int64 // bytes written to the client
+}
+
+// Serve runs the session after the daemon handshake: r and w are the
+// connection's streams (raw, not yet multiplexed), o the client's parsed
+// arguments. The returned error carries rsync's exit code (rerr.Code); the
+// client has been told about it already.
+func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Options, s *Session) (res Result, err error) {
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	proto := s.Protocol
+	defer func() {
+		res.Read, res.Wrote = r.Count(), w.Count()
+	}()
+
+	st, err := negotiate(r, w, proto, o.Capabilities, o.ChecksumChoice, o.CompressChoice, o.Compress, s.Seed)
+	if err != nil {
+		// Before multiplexing, the client can only see the error if we
+		// switch now; rsync does the same.
+		_ = w.StartMultiplex()
+		tellError(w, proto, err)
+		return res, err
+	}
+	if err := w.StartMultiplex(); err != nil {
+		return res, rerr.Wrap(rerr.SocketIO, err)
+	}
+	if s.Timeout > 0 && proto >= 31 {
+		_ = w.WriteMsgInt32(wire.MsgIOTimeout, int32(s.Timeout.Seconds()))
+	}
+	fail := func(err error) (Result, error) {
+		tellError(w, proto, err)
+		return res, err
+	}
+	if o.Sender {
+		return fail(rerr.New(rerr.Unsupported, "ERROR: this daemon does not send files yet (pulls are not supported)"))
+	}
+	if s.ReadOnly {
+		return fail(rerr.New(rerr.Syntax, "ERROR: module is read only"))
+	}
+	if proto >= 30 {
+		r.StartMultiplex()
+	}
+	r.OnMessage = func(tag wire.MsgTag, p []byte) error {
+		switch tag {
+		case wire.MsgNoop:
+			return nil
+		case wire.MsgInfo, wire.MsgError, wire.MsgErrorXfer, wire.MsgWarning, wire.MsgLog:
+			log.Info("client message", "text", strings.TrimRight(string(p), "\n"))
+			return nil
+		case wire.MsgErrorExit:
+			code := rerr.Partial
+			if len(p) == 4 {
+				code = int(int32(binary.LittleEndian.Uint32(p)))
+			}
+			return rerr.New(code, "client exited with an error (code %d)", code)
+		}
+		return rerr.New(rerr.Protocol, "unexpected message %d from the client", tag)
+	}
+
+	dest := "."
+	if pos := o.Args; len(pos) > 1 {
+		dest = cleanDest(pos[1])
+	}
+	deleting := o.Delete != options.DeleteNone
+	var clientRules []filter.Rule
+	if o.PruneEmptyDirs || (deleting && (!o.DeleteExcluded || proto >= 29)) {
+		clientRules, err = filter.ReadWire(r, proto, filter.Limits{})
+		if err != nil {
+			return fail(streamOrProtocol(err))
+		}
+	}
+	clientList := filter.New(filter.Config{Protocol: proto, Root: dest, DeleteExcluded: o.DeleteExcluded})
+	if err := clientList.Add(clientRules, mergeReader(s.Root)); err != nil {
+		return fail(rerr.New(rerr.Syntax, "%v", err))
+	}
+	daemonList, err := s.Filter.list(proto, dest)
+	if err != nil {
+		return fail(rerr.New(rerr.FileSelect, "module %q filter: %v", s.Module, err))
+	}
+
+	fo := flist.Options{
+		Protocol:          proto,
+		VarintFlags:       st.compat&cfVarintFlistFlags != 0,
+		SafeFlist:         st.compat&cfSafeFlist != 0 || proto >= 31,
+		ID0Names:          st.compat&cfID0Names != 0,
+		PreserveUID:       o.Owner,
+		PreserveGID:       o.Group,
+		NumericIDs:        o.NumericIDs,
+		PreserveDevices:   o.Devices,
+		PreserveSpecials:  o.Specials,
+		PreserveLinks:     o.Links,
+		PreserveHardLinks: o.HardLinks > 0,
+		PreserveAtimes:    o.Atimes > 0,
+		AlwaysChecksum:    o.Checksum,
+		ChecksumLen:       st.fileChecksum.Size(),
+		Recurse:           o.Recursive,
+		RelativePaths:     o.Relative,
+	}
+	list, err := flist.ReadList(r, fo)
+	if err != nil {
+		return fail(streamOrProtocol(err))
+	}
+	log.Debug("file list received", "files", len(list.Files))
+
+	cfg := &receiver.Config{
+		Protocol:         proto,
+		Root:             s.Root,
+		Dest:             dest,
+		Checksum:         st.checksum,
+		FileChecksum:     st.fileChecksum,
+		LegacySeedOrder:  st.legacySeedOrder,
+		Seed:             st.seed,
+		Compression:      st.compression,
+		Recursive:        o.Recursive,
+		PreserveLinks:    o.Links,
+		PreservePerms:    o.Perms,
+		PreserveTimes:    o.Times,
+		OmitDirTimes:     o.OmitDirTimes != 0,
+		OmitLinkTimes:    o.OmitLinkTimes,
+		PreserveUID:      o.Owner,
+		PreserveGID:      o.Group,
+		PreserveDevices:  o.Devices,
+		PreserveSpecials: o.Specials,
+		HardLinks:        o.HardLinks > 0,
+		NumericIDs:       o.NumericIDs,
+		AlwaysChecksum:   o.Checksum,
+		IgnoreTimes:      o.IgnoreTimes,
+		SizeOnly:         o.SizeOnly,
+		Update:           o.Update,
+		Existing:         o.Existing,
+		IgnoreExisting:   o.IgnoreExisting,
+		WholeFile:        o.WholeFile > 0,
+		DryRun:           o.DryRun,
+		ModifyWindow:     int64(o.ModifyWindow),
+		BlockSize:        o.BlockSize,
+		Delete:           deleteMode(o.Delete, proto),
+		DeleteExcluded:   o.DeleteExcluded,
+		Force:            o.Force,
+		MaxDelete:        o.MaxDelete,
+		IgnoreErrors:     s.IgnoreErrors || o.IgnoreErrors,
+		Filter:           clientList,
+		DaemonFilter:     daemonList,
+		Verbose:          o.Verbose,
+		Umask:            s.Umask,
+		Log:              log,
+	}
+	stats, err := receiver.Run(ctx, r, w, list, cfg)
+	res.Stats = stats
+	if err != nil {
+		if rerr.Code(err) != rerr.Partial {
+			return fail(err)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// cleanDest confines a destination argument to the module: leading
+// slashes and ".." components that would climb above it are dropped, as
+// rsync's sanitize_path does for a daemon.
+func cleanDest(p string) string {
+	c := path.Clean("/" + p)
+	if c == "/" {
+		return "."
+	}
+	return c[1:]
+}
+
+// deleteMode maps the client's delete options to a timing, applying rsync's
+// default for a bare --delete (during from protocol 30, before for older).
+func deleteMode(m options.DeleteMode, proto int) receiver.DeleteMode {
+	switch m {
+	case options.DeleteNone:
+		return receiver.DeleteNone
+	case options.DeleteBefore:
+		return receiver.DeleteBefore
+	case options.DeleteDuring:
+		return receiver.DeleteDuring
+	case options.DeleteDelay:
+		return receiver.DeleteDelay
+	case options.DeleteAfter:
+		return receiver.DeleteAfter
+	}
+	if proto < 30 {
+		return receiver.DeleteBefore
+	}
+	return receiver.DeleteDuring
+}
+
+func streamOrProtocol(err error) error {
+	if rerr.Code(err) != rerr.StreamIO {
+		return err
+	}
+	if _, ok := err.(*rerr.Error); ok {
+		return err
+	}
+	return rerr.Wrap(rerr.Protocol, err)
+}

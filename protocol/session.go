@@ -1,0 +1,250 @@
+// Package protocol runs the rsync protocol over an authenticated daemon
+// connection: compat flags, checksum and compression negotiation, the transfer.
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/token"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// Compat flags (compat.c CF_*).
+const (
+	cfIncRecurse        = 1 << 0
+	cfSymlinkTimes      = 1 << 1
+	cfSymlinkIconv      = 1 << 2
+	cfSafeFlist         = 1 << 3
+	cfAvoidXattrOptim   = 1 << 4
+	cfChksumSeedFix     = 1 << 5
+	cfInplacePartialDir = 1 << 6
+	cfVarintFlistFlags  = 1 << 7
+	cfID0Names          = 1 << 8
+)
+
+// Session is one transfer as the daemon front hands it over: the negotiated
+// protocol, the client's arguments, and the module's policy.
+type Session struct {
+	Protocol int
+	Args     []string // the client's server arguments, module prefix removed
+	Root     *os.Root // the module path
+	Module   string
+
+	ReadOnly     bool
+	WriteOnly    bool
+	IgnoreErrors bool
+	Filter       DaemonFilter // the module's filter rules
+	Timeout      time.Duration
+	Seed         int32 // checksum seed; 0 picks one
+	Umask        uint32
+	Log          *slog.Logger
+}
+
+// setup holds what the protocol setup negotiated.
+type setup struct {
+	compat          int
+	checksum        checksum.Kind // block and whole-file sums
+	fileChecksum    checksum.Kind // --checksum file-list sums
+	compression     token.Codec
+	seed            int32
+	legacySeedOrder bool
+}
+
+// negotiate performs the server side of setup_protocol for protocol 30+ and
+// the older defaults: compat flags, the checksum and compression choices,
+// and the checksum seed.
+func negotiate(r *wire.Reader, w *wire.Writer, proto int, caps string, csumChoice, compressChoice string, compress bool, seed int32) (setup, error) {
+	var s setup
+	negotiated := false
+	if proto >= 30 {
+		flags := cfSymlinkTimes
+		for _, c := range []struct {
+			letter byte
+			flag   int
+		}{{'f', cfSafeFlist}, {'x', cfAvoidXattrOptim}, {'C', cfChksumSeedFix}, {'I', cfInplacePartialDir}, {'u', cfID0Names}, {'v', cfVarintFlistFlags}} {
+			if strings.IndexByte(caps, c.letter) >= 0 {
+				flags |= c.flag
+			}
+		}
+		negotiated = flags&cfVarintFlistFlags != 0
+		if strings.IndexByte(caps, 'V') >= 0 {
+			flags |= cfVarintFlistFlags // a pre-release 'V' client reads a byte
+			if err := w.WriteByte(byte(flags)); err != nil {
+				return s, err
+			}
+		} else if err := w.WriteVarint(int32(flags)); err != nil {
+			return s, err
+		}
+		s.compat = flags
+	}
+
+	if csumChoice != "" {
+		xfer, file, chosen, err := checksum.ParseChoice(proto, csumChoice)
+		if err != nil {
+			return s, chooseError("checksum", csumChoice)
+		}
+		if chosen {
+			s.checksum, s.fileChecksum = xfer, file
+		} else {
+			csumChoice = ""
+		}
+	}
+	// Both sides send their lists before either reads.
+	sendCsum := negotiated && csumChoice == ""
+	sendComp := negotiated && compress && compressChoice == ""
+	if sendCsum {
+		if err := writeVString(w, strings.Join(checksum.Names(), " ")); err != nil {
+			return s, err
+		}
+	}
+	if sendComp {
+		if err := writeVString(w, strings.Join(compressNames, " ")); err != nil {
+			return s, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return s, err
+	}
+
+	switch {
+	case sendCsum:
+		list, err := readVString(r)
+		if err != nil {
+			return s, err
+		}
+		if s.checksum, err = checksum.Choose(proto, nil, strings.Fields(list), true); err != nil {
+			return s, negotiateError("checksum", list, checksum.Names())
+		}
+		s.fileChecksum = s.checksum
+	case csumChoice == "":
+		s.checksum = checksum.Default(proto)
+		s.fileChecksum = s.checksum
+	}
+	switch {
+	case !compress:
+		s.compression = token.None
+	case sendComp:
+		list, err := readVString(r)
+		if err != nil {
+			return s, err
+		}
+		if s.compression, err = pickCodec(list); err != nil {
+			return s, err
+		}
+	case compressChoice != "":
+		c, err := token.ParseCodec(compressChoice)
+		if err != nil {
+			return s, chooseError("compress", compressChoice)
+		}
+		s.compression = c
+	default:
+		s.compression = token.Zlib
+	}
+	// Clients before 3.1.2 lack the seed fix and put the md5 seed last.
+	s.legacySeedOrder = proto >= 30 && s.compat&cfChksumSeedFix == 0
+
+	s.seed = seed
+	if s.seed == 0 {
+		s.seed = int32(time.Now().Unix()) ^ int32(os.Getpid()<<6)
+	}
+	if err := w.WriteInt32(s.seed); err != nil {
+		return s, err
+	}
+	return s, w.Flush()
+}
+
+// pickCodec chooses the client's most preferred compression that this
+// daemon offers: the choice the client makes for itself (see checksum.Choose
+// for why not the server's preference).
+func pickCodec(peer string) (token.Codec, error) {
+	for _, name := range strings.Fields(peer) {
+		for _, ours := range compressNames {
+			if strings.EqualFold(name, ours) {
+				return token.ParseCodec(ours)
+			}
+		}
+	}
+	return token.None, negotiateError("compress", peer, compressNames)
+}
+
+func negotiateError(what, peer string, ours []string) error {
+	return rerr.New(rerr.Unsupported, "Failed to negotiate a %s choice.\nClient %s list: %s\nServer %s list: %s",
+		what, what, peer, what, strings.Join(ours, " "))
+}
+
+func chooseError(what, choice string) error {
+	return rerr.New(rerr.Unsupported, "Your --%s-choice value (%s) was refused by the server.", what, choice)
+}
+
+// compressNames is the compression list this daemon offers, strongest
+// first, as stock rsync 3.5.0 sends it.
+var compressNames = []string{"zstd", "lz4", "zlibx", "zlib", "none"}
+
+// maxNstr is rsync's MAX_NSTR_STRLEN, the bound of a negotiation string.
+const maxNstr = 256
+
+func readVString(r *wire.Reader) (string, error) {
+	b, err := r.ReadByte()
+	if err != nil {
+		return "", err
+	}
+	n := int(b)
+	if b&0x80 != 0 {
+		lo, err := r.ReadByte()
+		if err != nil {
+			return "", err
+		}
+		n = int(b&0x7F)<<8 | int(lo)
+	}
+	if n >= maxNstr {
+		return "", rerr.New(rerr.Protocol, "negotiation string of %d bytes exceeds %d", n, maxNstr-1)
+	}
+	p := make([]byte, n)
+	if err := r.ReadFull(p); err != nil {
+		return "", err
+	}
+	return string(p), nil
+}
+
+func writeVString(w *wire.Writer, s string) error {
+	b, err := wire.AppendVString(nil, s)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// tellError sends a fatal error to the client the way rsync's exit_cleanup
+// does: the text as MSG_ERROR, then MSG_ERROR_EXIT for protocol 31+.
+func tellError(w *wire.Writer, proto int, err error) {
+	code := rerr.Code(err)
+	if code == rerr.SocketIO || code == rerr.Timeout {
+		return
+	}
+	var msg string
+	var re *rerr.Error
+	if errors.As(err, &re) && re.Msg != "" {
+		msg = re.Msg
+	} else {
+		msg = err.Error()
+	}
+	if code != rerr.StreamIO {
+		for _, line := range strings.Split(msg, "\n") {
+			_ = w.WriteMsg(wire.MsgError, []byte(line+"\n"))
+		}
+		_ = w.WriteMsg(wire.MsgError, []byte(fmt.Sprintf("rsync error: %s (code %d) at rsyncd-go [Receiver]\n", rerr.Describe(code), code)))
+		if proto >= 31 {
+			_ = w.WriteMsgInt32(wire.MsgErrorExit, int32(code))
+		}
+	}
+	_ = w.Flush()
+}
+

@@ -1,0 +1,406 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rsyncd-go/rsyncd-go/auth"
+	"github.com/rsyncd-go/rsyncd-go/modules"
+	"github.com/rsyncd-go/rsyncd-go/protocol"
+	"github.com/rsyncd-go/rsyncd-go/protocol/options"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// Protocol versions this daemon speaks.
+const (
+	ProtocolVersion    = 32
+	MinProtocolVersion = 27
+)
+
+// Handshake bounds.
+const (
+	maxLine    = 4096 // a greeting, module or auth line
+	maxArgs    = 1024
+	maxArgLen  = 4096
+	maxArgsLen = 256 * 1024
+)
+
+var errTooManyFiles = syscall.EMFILE
+
+// conn is one client connection going through the daemon handshake.
+type conn struct {
+	srv    *Server
+	c      net.Conn
+	cfg    *Config
+	remote netip.AddrPort
+	log    *slog.Logger
+	r      *wire.Reader
+	w      *wire.Writer
+	proto  int
+}
+
+// deadlineConn sets a deadline before every read and write, so an idle peer
+// is cut off after d (the "timeout" setting, or the handshake bound).
+type deadlineConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	if c.d > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	if c.d > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	}
+	return c.Conn.Write(p)
+}
+
+func (s *conn) printf(format string, args ...any) error {
+	if err := s.w.WriteString(fmt.Sprintf(format, args...)); err != nil {
+		return err
+	}
+	return s.w.Flush()
+}
+
+// refuse sends rsyncd's @ERROR line and logs why.
+func (s *conn) refuse(logMsg string, format string, args ...any) {
+	s.log.Warn(logMsg, "reply", strings.TrimSpace(fmt.Sprintf(format, args...)))
+	_ = s.printf("@ERROR: "+format+"\n", args...)
+}
+
+func (s *conn) serve(ctx context.Context) {
+	hs := s.cfg.HandshakeTimeout
+	if hs <= 0 {
+		hs = 60 * time.Second
+	}
+	// The whole handshake must finish in hs, however slowly the peer
+	// trickles bytes.
+	_ = s.c.SetDeadline(time.Now().Add(hs))
+	dc := &deadlineConn{Conn: s.c}
+	s.r = wire.NewReader(dc)
+	s.w = wire.NewWriter(dc)
+	s.log.Debug("connect")
+
+	if err := s.printf("@RSYNCD: %d.0 %s\n", ProtocolVersion, strings.Join(auth.DaemonDigests(), " ")); err != nil {
+		return
+	}
+	line, err := s.r.ReadLine(maxLine)
+	if err != nil {
+		s.log.Debug("no greeting", "err", err)
+		return
+	}
+	digestList, listSent, ok := s.parseGreeting(line)
+	if !ok {
+		return
+	}
+	module, err := s.r.ReadLine(maxLine)
+	if err != nil {
+		return
+	}
+	if module == "" || module == "#list" {
+		s.log.Info("module-list request")
+		s.sendListing()
+		return
+	}
+	if strings.HasPrefix(module, "#") {
+		s.refuse("unknown command", "Unknown command '%s'", module)
+		return
+	}
+	m := s.findModule(module)
+	if m == nil {
+		s.refuse("unknown module", "Unknown module '%s'", module)
+		return
+	}
+	s.log = s.log.With("module", m.Name)
+	host := s.remote.Addr().String()
+	if !m.Allowed(s.remote.Addr(), "") {
+		if !m.List {
+			s.refuse("rsync denied", "Unknown module '%s'", module)
+		} else {
+			s.refuse("rsync denied", "access denied to %s from %s (%s)", module, host, host)
+		}
+		return
+	}
+	if m.MaxConnections < 0 {
+		s.refuse("module disabled", "max connections (%d) reached -- try again later", m.MaxConnections)
+		return
+	}
+	if limit := s.srv.claim(s.cfg, m); limit != 0 {
+		s.refuse("max connections reached", "max connections (%d) reached -- try again later", limit)
+		return
+	}
+	defer s.srv.release(m)
+
+	readOnly := m.ReadOnly
+	user := ""
+	if len(m.AuthUsers) > 0 {
+		var access auth.Access
+		user, access, ok = s.authenticate(m, digestList, listSent, host)
+		if !ok {
+			return
+		}
+		switch access {
+		case auth.ReadOnly:
+			readOnly = true
+		case auth.ReadWrite:
+			readOnly = false
+		}
+		s.log = s.log.With("user", user)
+	}
+
+	root, err := os.OpenRoot(m.Path)
+	if err != nil {
+		s.refuse("module path unusable: "+err.Error(), "chdir failed")
+		return
+	}
+	defer root.Close()
+
+	if err := s.printf("@RSYNCD: OK\n"); err != nil {
+		return
+	}
+	args, err := s.readArgs()
+	if err != nil {
+		s.log.Warn("reading arguments failed", "err", err)
+		return
+	}
+	args = stripModule(args, m.Name)
+	// From here on only the idle timeout applies.
+	_ = s.c.SetDeadline(time.Time{})
+	timeout := s.cfg.Timeout
+	if m.Timeout > 0 && (timeout == 0 || m.Timeout < timeout) {
+		timeout = m.Timeout
+	}
+	dc.d = timeout
+
+	sess := &protocol.Session{
+		Protocol:     s.proto,
+		Root:         root,
+		Module:       m.Name,
+		ReadOnly:     readOnly,
+		WriteOnly:    m.WriteOnly,
+		IgnoreErrors: m.IgnoreErrors,
+		Filter: protocol.DaemonFilter{
+			Filter: m.Filter, Include: m.Include, Exclude: m.Exclude,
+			IncludeFrom: m.IncludeFrom, ExcludeFrom: m.ExcludeFrom,
+		},
+		Timeout:      timeout,
+		Umask:        s.cfg.Umask,
+		Log:          s.log,
+	}
+	opts, perr := options.Parse(args, &options.Config{
+		Protocol:    s.proto,
+		Refuse:      m.RefuseOptions,
+		Implemented: protocol.Implemented,
+	})
+	start := time.Now()
+	if perr != nil {
+		s.log.Warn("arguments refused", "err", perr, "args", args)
+		protocol.Refuse(s.r, s.w, s.proto, args, perr)
+		return
+	}
+	s.log.Info("transfer starting", "direction", direction(opts), "args", strings.Join(args, " "))
+	res, err := protocol.Serve(ctx, s.r, s.w, opts, sess)
+	attrs := []any{
+		"bytes_in", res.Read, "bytes_out", res.Wrote,
+		"files", res.Stats.Transferred, "deleted", res.Stats.Deleted,
+		"literal", res.Stats.Literal, "matched", res.Stats.Matched,
+		"duration", time.Since(start).Round(time.Millisecond),
+	}
+	if err != nil {
+		s.log.Warn("transfer failed", append(attrs, "code", rerr.Code(err), "err", err)...)
+		return
+	}
+	s.log.Info("transfer done", attrs...)
+}
+
+func direction(o *options.Options) string {
+	if o.Sender {
+		return "send"
+	}
+	return "receive"
+}
+
+// parseGreeting reads the client's "@RSYNCD: N.M digests" line and settles
+// the protocol version as exchange_protocols does.
+func (s *conn) parseGreeting(line string) (digests string, listSent bool, ok bool) {
+	rest, found := strings.CutPrefix(line, "@RSYNCD: ")
+	if !found {
+		s.refuse("bad greeting", "protocol startup error")
+		return "", false, false
+	}
+	ver, list, hasList := strings.Cut(rest, " ")
+	major, minor, hasMinor := strings.Cut(ver, ".")
+	remote, err := strconv.Atoi(major)
+	if err != nil || remote < 0 {
+		s.refuse("bad greeting", "protocol startup error")
+		return "", false, false
+	}
+	sub := 0
+	if hasMinor {
+		if sub, err = strconv.Atoi(minor); err != nil {
+			s.refuse("bad greeting", "protocol startup error")
+			return "", false, false
+		}
+	} else if remote >= 30 {
+		s.refuse("bad greeting", "your client omitted the subprotocol value: %s", line)
+		return "", false, false
+	}
+	if !hasList && remote > 31 {
+		s.refuse("bad greeting", "your client omitted the digest name list: %s", line)
+		return "", false, false
+	}
+	proto := ProtocolVersion
+	if proto > remote {
+		proto = remote
+		if sub != 0 {
+			proto--
+		}
+	} else if proto == remote && sub != 0 {
+		proto--
+	}
+	if proto < MinProtocolVersion {
+		s.refuse("protocol too old", "protocol version %d is not supported (rsyncd-go speaks %d to %d)", remote, MinProtocolVersion, ProtocolVersion)
+		return "", false, false
+	}
+	s.proto = proto
+	s.log = s.log.With("protocol", proto)
+	return list, hasList, true
+}
+
+func (s *conn) sendListing() {
+	for i := range s.cfg.Modules {
+		m := &s.cfg.Modules[i]
+		if m.List {
+			_ = s.w.WriteString(fmt.Sprintf("%-15s\t%s\n", m.Name, m.Comment))
+		}
+	}
+	if s.proto >= 25 {
+		_ = s.w.WriteString("@RSYNCD: EXIT\n")
+	}
+	_ = s.w.Flush()
+}
+
+func (s *conn) findModule(name string) *modules.Module {
+	for i := range s.cfg.Modules {
+		if s.cfg.Modules[i].Name == name {
+			return &s.cfg.Modules[i]
+		}
+	}
+	return nil
+}
+
+// authenticate runs the challenge/response of auth_server.
+func (s *conn) authenticate(m *modules.Module, digestList string, listSent bool, host string) (string, auth.Access, bool) {
+	peer := auth.Peer{Module: m.Name, Host: host, Addr: s.remote.Addr().String()}
+	fail := func(err error) (string, auth.Access, bool) {
+		s.log.Warn("auth failed", "err", err)
+		_ = s.printf("@ERROR: auth failed on module %s\n", m.Name)
+		return "", auth.Default, false
+	}
+	d, err := auth.Negotiate(s.proto, digestList, listSent)
+	if err != nil {
+		s.log.Warn("auth digest negotiation failed", "err", err)
+		_ = s.printf("@ERROR: %s\n", err)
+		return "", auth.Default, false
+	}
+	if err := auth.CheckMinDigest(peer, d, m.AuthDigest); err != nil {
+		return fail(err)
+	}
+	rules, err := auth.ParseUsers(m.AuthUsers)
+	if err != nil {
+		return fail(err)
+	}
+	challenge, err := auth.NewChallenge(d, peer.Addr)
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.printf("@RSYNCD: AUTHREQD %s\n", challenge); err != nil {
+		return "", auth.Default, false
+	}
+	line, err := s.r.ReadLine(auth.MaxLineLen)
+	if err != nil {
+		return fail(fmt.Errorf("reading the response: %w", err))
+	}
+	user, access, err := auth.Check(auth.Request{
+		Peer:        peer,
+		Digest:      d,
+		Challenge:   challenge,
+		Line:        line,
+		Rules:       rules,
+		SecretsFile: m.SecretsFile,
+		StrictModes: m.StrictModes,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return user, access, true
+}
+
+// readArgs reads the client's arguments: NUL-terminated from protocol 30,
+// lines before; an empty one ends the list.
+func (s *conn) readArgs() ([]string, error) {
+	var args []string
+	total := 0
+	for {
+		var a string
+		var err error
+		if s.proto >= 30 {
+			a, err = s.r.ReadArg(maxArgLen)
+		} else {
+			a, err = s.r.ReadLine(maxArgLen)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if a == "" {
+			return args, nil
+		}
+		total += len(a)
+		if len(args) >= maxArgs || total > maxArgsLen {
+			return nil, errors.New("too many arguments")
+		}
+		args = append(args, a)
+	}
+}
+
+// stripModule turns the path arguments after the "." into paths inside the
+// module: "backup/dir" becomes "dir", "backup" becomes ".".
+func stripModule(args []string, module string) []string {
+	dot := -1
+	for i, a := range args {
+		if a == "." {
+			dot = i
+			break
+		}
+	}
+	if dot < 0 {
+		return args
+	}
+	out := append([]string(nil), args...)
+	for i := dot + 1; i < len(out); i++ {
+		p := out[i]
+		if rest, ok := strings.CutPrefix(p, module); ok && (rest == "" || rest[0] == '/') {
+			p = strings.TrimLeft(rest, "/")
+		}
+		if p == "" {
+			p = "."
+		}
+		out[i] = p
+	}
+	return out
+}

@@ -1,0 +1,195 @@
+// Package server accepts rsync daemon connections: listeners, the daemon
+// handshake (greeting, module, auth, arguments), limits and shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rsyncd-go/rsyncd-go/modules"
+)
+
+// Config is one instance's serving policy, as plain values.
+type Config struct {
+	Modules        []modules.Module
+	MaxConnections int           // 0: no limit
+	Timeout        time.Duration // idle I/O timeout of a session, 0: none
+	// HandshakeTimeout bounds the time from accept to the end of the
+	// arguments, so idle sockets cannot hold slots. Default 60s.
+	HandshakeTimeout time.Duration
+	Motd             string
+	Umask            uint32
+}
+
+// Server serves rsync daemon connections for one instance.
+type Server struct {
+	Log *slog.Logger
+
+	cfg      atomic.Pointer[Config]
+	mu       sync.Mutex
+	lns      map[net.Listener]struct{}
+	conns    map[net.Conn]struct{}
+	active   int
+	perMod   map[string]int
+	wg       sync.WaitGroup
+	closing  atomic.Bool
+	ctx      context.Context
+	cancel   context.CancelFunc
+	inFlight sync.WaitGroup
+}
+
+// New returns a server for cfg.
+func New(cfg *Config, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		Log:    log,
+		lns:    map[net.Listener]struct{}{},
+		conns:  map[net.Conn]struct{}{},
+		perMod: map[string]int{},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.cfg.Store(cfg)
+	return s
+}
+
+// SetConfig replaces the configuration; connections that are past their
+// handshake keep the one they started with.
+func (s *Server) SetConfig(cfg *Config) { s.cfg.Store(cfg) }
+
+// Config returns the current configuration.
+func (s *Server) Config() *Config { return s.cfg.Load() }
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server: closed")
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.lns[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.lns, l)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.Log.Warn("accept failed; retrying", "err", err, "delay", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		backoff = 0
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.ServeConn(c)
+		}()
+	}
+}
+
+// ServeConn serves one connection to its end and closes it.
+func (s *Server) ServeConn(c net.Conn) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	sess := &conn{srv: s, c: c, cfg: s.cfg.Load(), remote: remoteAddr(c)}
+	sess.log = s.Log.With("remote", sess.remote.String())
+	sess.serve(s.ctx)
+}
+
+// Shutdown stops accepting, waits for sessions to end until ctx is done,
+// then cuts the rest off; temp files of cut transfers are removed by the
+// engine as their connections fail.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	for l := range s.lns {
+		l.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.cancel()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// Active returns the number of sessions past their handshake.
+func (s *Server) Active() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active
+}
+
+// claim takes a connection slot for module m, checking the instance and
+// module limits; it returns the limit that was hit, or 0.
+func (s *Server) claim(cfg *Config, m *modules.Module) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.MaxConnections > 0 && s.perMod[m.Name] >= m.MaxConnections {
+		return m.MaxConnections
+	}
+	if cfg.MaxConnections > 0 && s.active >= cfg.MaxConnections {
+		return cfg.MaxConnections
+	}
+	s.active++
+	s.perMod[m.Name]++
+	return 0
+}
+
+func (s *Server) release(m *modules.Module) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active--
+	s.perMod[m.Name]--
+}
+
+func remoteAddr(c net.Conn) netip.AddrPort {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
