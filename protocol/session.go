@@ -247,4 +247,3 @@ func tellError(w *wire.Writer, proto int, err error) {
 	}
 	_ = w.Flush()
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -198,9 +199,9 @@ func (s *conn) serve(ctx context.Context) {
 			Filter: m.Filter, Include: m.Include, Exclude: m.Exclude,
 			IncludeFrom: m.IncludeFrom, ExcludeFrom: m.ExcludeFrom,
 		},
-		Timeout:      timeout,
-		Umask:        s.cfg.Umask,
-		Log:          s.log,
+		Timeout: timeout,
+		Umask:   s.cfg.Umask,
+		Log:     s.log,
 	}
 	opts, perr := options.Parse(args, &options.Config{
 		Protocol:    s.proto,
@@ -221,11 +222,27 @@ func (s *conn) serve(ctx context.Context) {
 		"literal", res.Stats.Literal, "matched", res.Stats.Matched,
 		"duration", time.Since(start).Round(time.Millisecond),
 	}
+	s.linger()
 	if err != nil {
 		s.log.Warn("transfer failed", append(attrs, "code", rerr.Code(err), "err", err)...)
 		return
 	}
 	s.log.Info("transfer done", attrs...)
+}
+
+// linger half-closes the connection and reads what the client still sends
+// (some clients write after the final goodbye), so closing does not reset
+// the connection under the client's last read.
+func (s *conn) linger() {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := s.c.(closeWriter)
+	if !ok {
+		return
+	}
+	_ = s.w.Flush()
+	_ = cw.CloseWrite()
+	_ = s.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(s.c, 1<<20))
 }
 
 func direction(o *options.Options) string {

@@ -80,17 +80,25 @@ func touchAll(t testing.TB, dir string, rng *rand.Rand) {
 func mutateTree(t testing.TB, dir string) {
 	t.Helper()
 	later := time.Date(2025, 6, 1, 8, 30, 0, 123456789, time.UTC)
-	edit := filepath.Join(dir, "file01.dat")
+	var files []string
+	must(t, filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			files = append(files, p)
+		}
+		return err
+	}))
+	if len(files) < 3 {
+		t.Fatalf("tree %s has too few files to mutate", dir)
+	}
+	edit := files[0]
 	data, err := os.ReadFile(edit)
 	must(t, err)
 	data = append(data, []byte("appended line\n")...)
 	must(t, os.WriteFile(edit, data, 0o644))
 	must(t, os.Chtimes(edit, later, later))
 	must(t, os.Remove(filepath.Join(dir, "empty")))
-	matches, _ := filepath.Glob(filepath.Join(dir, "*", "file*.dat"))
-	if len(matches) > 0 {
-		must(t, os.Rename(matches[0], filepath.Join(dir, "renamed.dat")))
-	}
+	must(t, os.Remove(files[1]))
+	must(t, os.Rename(files[2], filepath.Join(dir, "renamed.dat")))
 	must(t, os.WriteFile(filepath.Join(dir, "new.txt"), []byte("new file\n"), 0o640))
 	must(t, os.Chtimes(filepath.Join(dir, "new.txt"), later, later))
 	must(t, os.MkdirAll(filepath.Join(dir, "newdir", "sub"), 0o750))

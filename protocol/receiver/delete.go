@@ -90,8 +90,8 @@ func (t *transfer) deleteInDir(dir, listDir string) error {
 	}
 	d, err := t.cfg.Root.Open(dir)
 	if err != nil {
-		if t.cfg.DryRun && errors.Is(err, fs.ErrNotExist) {
-			return nil
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
+			return nil // nothing there yet to delete
 		}
 		t.noteIOError("rsync: opendir %q failed: %v", dir, err)
 		return nil

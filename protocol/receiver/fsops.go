@@ -297,4 +297,3 @@ func (t *transfer) touchUpDirs() {
 		}
 	}
 }
-

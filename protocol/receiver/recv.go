@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"syscall"
 
@@ -262,7 +263,10 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 	var basis *os.File
 	if head.count > 0 {
 		basis, err = cfg.Root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-		if err != nil {
+		// A missing basis is no error (some senders describe blocks we
+		// never offered): block references then fail the checksum and
+		// the file is sent again whole.
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.noteIOError("rsync: failed to open basis %q: %v", name, err)
 		}
 	}
