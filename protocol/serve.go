@@ -63,9 +63,16 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 	if proto >= 30 {
 		r.StartMultiplex()
 	}
+	var ioError int32 // MSG_IO_ERROR before the transfer starts
 	r.OnMessage = func(tag wire.MsgTag, p []byte) error {
 		switch tag {
 		case wire.MsgNoop:
+			return nil
+		case wire.MsgIOError:
+			if len(p) != 4 {
+				return rerr.New(rerr.Protocol, "invalid MSG_IO_ERROR of %d bytes", len(p))
+			}
+			ioError |= int32(binary.LittleEndian.Uint32(p))
 			return nil
 		case wire.MsgInfo, wire.MsgError, wire.MsgErrorXfer, wire.MsgWarning, wire.MsgLog:
 			log.Info("client message", "text", strings.TrimRight(string(p), "\n"))
@@ -123,6 +130,7 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 	if err != nil {
 		return fail(streamOrProtocol(err))
 	}
+	list.IOError |= ioError
 	log.Debug("file list received", "files", len(list.Files))
 
 	cfg := &receiver.Config{

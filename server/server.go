@@ -32,17 +32,16 @@ type Config struct {
 type Server struct {
 	Log *slog.Logger
 
-	cfg      atomic.Pointer[Config]
-	mu       sync.Mutex
-	lns      map[net.Listener]struct{}
-	conns    map[net.Conn]struct{}
-	active   int
-	perMod   map[string]int
-	wg       sync.WaitGroup
-	closing  atomic.Bool
-	ctx      context.Context
-	cancel   context.CancelFunc
-	inFlight sync.WaitGroup
+	cfg     atomic.Pointer[Config]
+	mu      sync.Mutex
+	lns     map[net.Listener]struct{}
+	conns   map[net.Conn]struct{}
+	active  int
+	perMod  map[string]int
+	wg      sync.WaitGroup
+	closing atomic.Bool
+	ctx     context.Context
+	cancel  context.CancelFunc
 }
 
 // New returns a server for cfg.

@@ -99,6 +99,8 @@ type event struct {
 // of the connection.
 func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) (Stats, error) {
 	t := newTransfer(in, out, list, cfg)
+	// The receiver goroutine is the only reader from here on.
+	in.OnMessage = t.onMessage
 	var (
 		wg      sync.WaitGroup
 		recvErr error
