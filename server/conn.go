@@ -105,10 +105,13 @@ func (s *conn) serve(ctx context.Context) {
 		s.log.Debug("no greeting", "err", err)
 		return
 	}
-	digestList, listSent, ok := s.parseGreeting(line)
-	if !ok {
+	g, err := parseGreeting(line)
+	if err != nil {
+		s.refuse("bad greeting", "%s", err)
 		return
 	}
+	s.proto = g.protocol
+	s.log = s.log.With("protocol", g.protocol)
 	module, err := s.r.ReadLine(maxLine)
 	if err != nil {
 		return
@@ -151,7 +154,8 @@ func (s *conn) serve(ctx context.Context) {
 	user := ""
 	if len(m.AuthUsers) > 0 {
 		var access auth.Access
-		user, access, ok = s.authenticate(m, digestList, listSent, host)
+		var ok bool
+		user, access, ok = s.authenticate(m, g.digests, g.listSent, host)
 		if !ok {
 			return
 		}
@@ -252,34 +256,38 @@ func direction(o *options.Options) string {
 	return "receive"
 }
 
-// parseGreeting reads the client's "@RSYNCD: N.M digests" line and settles
-// the protocol version as exchange_protocols does.
-func (s *conn) parseGreeting(line string) (digests string, listSent bool, ok bool) {
+// greeting is what a client's "@RSYNCD: N.M digests" line says.
+type greeting struct {
+	protocol int    // the protocol both sides will speak
+	digests  string // the client's auth digest list
+	listSent bool   // whether the line had a digest list at all
+}
+
+// parseGreeting settles the protocol version from the client's greeting as
+// exchange_protocols does. Its error text is the @ERROR reply.
+func parseGreeting(line string) (greeting, error) {
+	var g greeting
+	startup := errors.New("protocol startup error")
 	rest, found := strings.CutPrefix(line, "@RSYNCD: ")
 	if !found {
-		s.refuse("bad greeting", "protocol startup error")
-		return "", false, false
+		return g, startup
 	}
 	ver, list, hasList := strings.Cut(rest, " ")
 	major, minor, hasMinor := strings.Cut(ver, ".")
 	remote, err := strconv.Atoi(major)
 	if err != nil || remote < 0 {
-		s.refuse("bad greeting", "protocol startup error")
-		return "", false, false
+		return g, startup
 	}
 	sub := 0
 	if hasMinor {
 		if sub, err = strconv.Atoi(minor); err != nil {
-			s.refuse("bad greeting", "protocol startup error")
-			return "", false, false
+			return g, startup
 		}
 	} else if remote >= 30 {
-		s.refuse("bad greeting", "your client omitted the subprotocol value: %s", line)
-		return "", false, false
+		return g, fmt.Errorf("your client omitted the subprotocol value: %s", line)
 	}
 	if !hasList && remote > 31 {
-		s.refuse("bad greeting", "your client omitted the digest name list: %s", line)
-		return "", false, false
+		return g, fmt.Errorf("your client omitted the digest name list: %s", line)
 	}
 	proto := ProtocolVersion
 	if proto > remote {
@@ -291,12 +299,9 @@ func (s *conn) parseGreeting(line string) (digests string, listSent bool, ok boo
 		proto--
 	}
 	if proto < MinProtocolVersion {
-		s.refuse("protocol too old", "protocol version %d is not supported (rsyncd-go speaks %d to %d)", remote, MinProtocolVersion, ProtocolVersion)
-		return "", false, false
+		return g, fmt.Errorf("protocol version %d is not supported (rsyncd-go speaks %d to %d)", remote, MinProtocolVersion, ProtocolVersion)
 	}
-	s.proto = proto
-	s.log = s.log.With("protocol", proto)
-	return list, hasList, true
+	return greeting{protocol: proto, digests: list, listSent: hasList}, nil
 }
 
 func (s *conn) sendListing() {
