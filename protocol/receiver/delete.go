@@ -116,10 +116,7 @@ func (t *transfer) deleteInDir(dir, listDir string) error {
 		if err != nil {
 			continue // vanished meanwhile
 		}
-		if err := t.deleteItem(name, st, true); err != nil {
-			if errors.Is(err, errMaxDelete) {
-				break
-			}
+		if err := t.deleteItem(name, st, true); err != nil && !errors.Is(err, errMaxDelete) {
 			t.noteIOError("rsync: delete %q failed: %v", name, err)
 		}
 	}
@@ -196,11 +193,17 @@ func (t *transfer) logDelete(name string, isDir bool) {
 	_ = t.out.WriteMsg(wire.MsgDeleted, msg)
 }
 
-// maxDeleteError reports deletions skipped by --max-delete.
+// warnMaxDelete tells the client about deletions --max-delete skipped.
+func (t *transfer) warnMaxDelete() {
+	if t.del.skipped > 0 {
+		t.tellClient(wire.MsgWarning, "Deletions stopped due to --max-delete limit (%d skipped)", t.del.skipped)
+	}
+}
+
+// maxDeleteError is the session's outcome when deletions were skipped.
 func (t *transfer) maxDeleteError() error {
 	if t.del.skipped == 0 {
 		return nil
 	}
-	t.tellClient(wire.MsgWarning, "Deletions stopped due to --max-delete limit (%d skipped)", t.del.skipped)
 	return rerr.New(rerr.DelLimit, "the --max-delete limit stopped deletions")
 }

@@ -99,6 +99,7 @@ func (t *transfer) generate(ctx context.Context) error {
 			return err
 		}
 	}
+	t.warnMaxDelete()
 	if proto >= 31 {
 		if !earlyDelete {
 			if err := t.finishDeletes(); err != nil {
@@ -344,7 +345,7 @@ func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exist
 	if !exists {
 		iflags = itemLocalChange
 		if !cfg.DryRun {
-			if err := cfg.Root.Mkdir(name, fs.FileMode(f.Mode&chmodBits|0o700)); err != nil && !errors.Is(err, fs.ErrExist) {
+			if err := cfg.Root.Mkdir(name, fs.FileMode(f.Mode&0o777|0o700)); err != nil && !errors.Is(err, fs.ErrExist) {
 				t.noteIOError("rsync: recv_generator: mkdir %q failed: %v", name, err)
 				return nil
 			}
