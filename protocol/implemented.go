@@ -19,6 +19,8 @@ var Implemented = []string{
 	"modify-window", "update", "existing", "ignore-non-existing", "ignore-existing",
 	"compress", "compress-choice", "compress-level", "new-compress", "old-compress",
 	"skip-compress",
+	// backups
+	"backup", "backup-dir", "suffix",
 	// deletion
 	"delete", "del", "delete-before", "delete-during", "delete-delay", "delete-after",
 	"delete-excluded", "force", "force-delete", "max-delete", "ignore-errors",

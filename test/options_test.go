@@ -210,3 +210,42 @@ func TestRelativeAndSubdir(t *testing.T) {
 		t.Fatal("a destination with .. left the module")
 	}
 }
+
+// TestBackups replaces and deletes with --backup, then with --backup-dir:
+// what was there is kept under its backup name.
+func TestBackups(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := filepath.Join(t.TempDir(), "data")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("new"), 0o644))
+	must(t, os.WriteFile(filepath.Join(d.Data, "f"), []byte("old"), 0o644))
+	past := time.Now().Add(-time.Hour)
+	must(t, os.Chtimes(filepath.Join(d.Data, "f"), past, past))
+	must(t, os.WriteFile(filepath.Join(d.Data, "gone"), []byte("deleted"), 0o644))
+	mustRsync(t, d, "-a", "--delete", "--backup", src+"/", d.URL("backup/"))
+	for name, want := range map[string]string{"f": "new", "f~": "old", "gone~": "deleted"} {
+		if b, err := os.ReadFile(filepath.Join(d.Data, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.Data, "gone")); err == nil {
+		t.Error("a deleted file is still in place")
+	}
+
+	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("newer"), 0o644))
+	must(t, os.Chtimes(filepath.Join(src, "f"), time.Now().Add(time.Hour), time.Now().Add(time.Hour)))
+	mustRsync(t, d, "-a", "--backup-dir=../bak", "--suffix=.1", src+"/", d.URL("backup/sub/"))
+	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("newest"), 0o644))
+	mustRsync(t, d, "-a", "--backup-dir=../bak", "--suffix=.1", src+"/", d.URL("backup/sub/"))
+	if b, err := os.ReadFile(filepath.Join(d.Data, "bak", "f.1")); err != nil || string(b) != "newer" {
+		t.Errorf("--backup-dir=../bak --suffix=.1: %q, %v", b, err)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("final"), 0o644))
+	mustRsync(t, d, "-a", "--backup-dir=/bak2", src+"/", d.URL("backup/sub/"))
+	if b, err := os.ReadFile(filepath.Join(d.Data, "bak2", "f")); err != nil || string(b) != "newest" {
+		t.Errorf("--backup-dir=/bak2 (module-relative): %q, %v", b, err)
+	}
+	if _, err := os.Stat("/bak2"); err == nil {
+		t.Error("an absolute --backup-dir left the module")
+	}
+}

@@ -155,7 +155,11 @@ func (t *transfer) deleteItem(name string, st *stat, recurse bool) error {
 		}
 	}
 	if !cfg.DryRun {
-		if err := cfg.Root.Remove(name); err != nil {
+		if cfg.Backup && !st.isDir() && !t.isBackupFile(name) {
+			if err := t.makeBackup(name, false); err != nil {
+				return err
+			}
+		} else if err := cfg.Root.Remove(name); err != nil {
 			return err
 		}
 	}

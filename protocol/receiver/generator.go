@@ -390,6 +390,12 @@ func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, e
 			return nil
 		}
 	}
+	if exists && cfg.Backup && !st.isDir() {
+		if err := t.makeBackup(name, true); err != nil {
+			t.noteIOError("rsync: backup of %q failed: %v", name, err)
+			return nil
+		}
+	}
 	tmp := tempName(name)
 	if err := cfg.Root.Symlink(f.LinkTarget, tmp); err != nil {
 		t.noteIOError("rsync: symlink %q -> %q failed: %v", name, f.LinkTarget, err)

@@ -68,6 +68,10 @@ type Config struct {
 	ModifyWindow   int64
 	BlockSize      int32
 
+	Backup    bool   // -b: keep what is replaced or deleted
+	BackupDir string // --backup-dir, "" for beside the file
+	Suffix    string // --suffix
+
 	Delete         DeleteMode
 	DeleteExcluded bool
 	Force          bool

@@ -368,6 +368,13 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 		return false, nil
 	}
 	t.setAttrs(tmp, f, nil, false, false)
+	if cfg.Backup {
+		if err := t.makeBackup(name, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.removeTemp(tmp)
+			t.noteIOError("rsync: backup of %q failed: %v", name, err)
+			return true, nil
+		}
+	}
 	if err := cfg.Root.Rename(tmp, name); err != nil {
 		r.removeTemp(tmp)
 		t.noteIOError("rsync: rename %q -> %q failed: %v", tmp, name, err)
