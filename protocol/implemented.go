@@ -19,6 +19,8 @@ var Implemented = []string{
 	"modify-window", "update", "existing", "ignore-non-existing", "ignore-existing",
 	"compress", "compress-choice", "compress-level", "new-compress", "old-compress",
 	"skip-compress",
+	// how files are written
+	"inplace", "partial", "partial-dir", "P",
 	// backups
 	"backup", "backup-dir", "suffix",
 	// deletion

@@ -60,6 +60,9 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 	if s.ReadOnly {
 		return fail(rerr.New(rerr.Syntax, "ERROR: module is read only"))
 	}
+	if o.Inplace && o.Backup {
+		return fail(rerr.New(rerr.Unsupported, "ERROR: --inplace with --backup is not supported by this daemon"))
+	}
 	if proto >= 30 {
 		r.StartMultiplex()
 	}
@@ -164,6 +167,9 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		DryRun:           o.DryRun,
 		ModifyWindow:     int64(o.ModifyWindow),
 		BlockSize:        o.BlockSize,
+		Inplace:          o.Inplace,
+		Partial:          o.Partial || o.PartialDir != "",
+		PartialDir:       o.PartialDir,
 		Backup:           o.Backup,
 		BackupDir:        o.BackupDir,
 		Suffix:           o.Suffix,

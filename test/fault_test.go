@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,4 +68,96 @@ func hasTemp(t *testing.T, dir string) bool {
 		}
 	}
 	return false
+}
+
+// TestPartialDir kills the client in the middle of a new file with
+// --partial-dir: what arrived waits in the partial dir, the next push uses
+// it as its basis (sending less), and removes it once the file is whole.
+func TestPartialDir(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := filepath.Join(t.TempDir(), "data")
+	must(t, os.MkdirAll(src, 0o755))
+	big := make([]byte, 24<<20)
+	for i := range big {
+		big[i] = byte(i*131 + i>>11)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
+	cmd := exec.Command(rsyncBin(t), "--password-file="+d.PwFile, "-a", "--partial-dir=.partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
+	must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// Let a few MiB arrive, then kill the client.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if fi, err := tempSize(d.Data); err == nil && fi > 2<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the transfer did not progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	partial := filepath.Join(d.Data, ".partial", "big")
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		if fi, err := os.Stat(partial); err == nil && fi.Size() > 0 && !hasTemp(t, d.Data) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no partial file was kept")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(d.Data, "big")); err == nil {
+		t.Fatal("the partial file took the target's place")
+	}
+	res := mustRsync(t, d, "-a", "--partial-dir=.partial", "--stats", src+"/", d.URL("backup/"))
+	compareTreesOpt(t, src, d.Data, true, false)
+	if m := literalRE.FindStringSubmatch(res.Stdout); m == nil || strings.ReplaceAll(m[1], ",", "") == fmt.Sprint(len(big)) {
+		t.Errorf("the resumed push sent everything again:\n%s", res.Stdout)
+	}
+}
+
+// tempSize returns the size of the daemon's temp file in dir.
+func tempSize(dir string) (int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".rsyncd-go-tmp.") {
+			fi, err := e.Info()
+			if err != nil {
+				return 0, err
+			}
+			return fi.Size(), nil
+		}
+	}
+	return 0, os.ErrNotExist
+}
+
+// TestInplace updates a large file in place: same inode, right contents.
+func TestInplace(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := filepath.Join(t.TempDir(), "data")
+	must(t, os.MkdirAll(src, 0o755))
+	big := make([]byte, 4<<20)
+	for i := range big {
+		big[i] = byte(i*7 + i>>10)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
+	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
+	var before syscall.Stat_t
+	must(t, syscall.Stat(filepath.Join(d.Data, "big"), &before))
+	copy(big[1<<20:], bytes.Repeat([]byte("in place"), 1000))
+	big = big[:3<<20] // and shorter
+	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
+	mustRsync(t, d, "-a", "--inplace", "--no-whole-file", src+"/", d.URL("backup/"))
+	compareTrees(t, src, d.Data, true)
+	var after syscall.Stat_t
+	must(t, syscall.Stat(filepath.Join(d.Data, "big"), &after))
+	if before.Ino != after.Ino {
+		t.Error("--inplace replaced the file instead of updating it")
+	}
 }

@@ -485,6 +485,18 @@ func (t *transfer) genRegular(ndx int32, f *flist.File, name string, st *stat, e
 		exists = false
 	}
 
+	// A partial file left by an interrupted transfer is the better basis.
+	basis, basisSize := name, int64(-1)
+	if exists {
+		basisSize = st.size
+	}
+	if cfg.PartialDir != "" && !cfg.DryRun {
+		if pst, err := lstat(cfg.Root, t.partialName(name)); err == nil && pst.isRegular() {
+			basis, basisSize = t.partialName(name), pst.size
+			t.setBasis(ndx, basis)
+		}
+	}
+
 	if err := t.writeNdx(ndx); err != nil {
 		return err
 	}
@@ -494,17 +506,25 @@ func (t *transfer) genRegular(ndx int32, f *flist.File, name string, st *stat, e
 			iflags |= itemReportChange
 		}
 		iflags |= t.changes(f, st, exists, iflags)
+		if basis != name {
+			iflags |= itemBasisTypeFollow
+		}
 		if err := t.out.WriteUint16(uint16(iflags)); err != nil {
 			return err
+		}
+		if basis != name {
+			if err := t.out.WriteByte(fnamecmpPartialDir); err != nil {
+				return err
+			}
 		}
 	}
 	if cfg.DryRun {
 		return nil
 	}
-	if !exists || cfg.WholeFile || st.size <= 0 {
+	if basisSize <= 0 || cfg.WholeFile {
 		return t.writeSumHead(0, 0, 0, 0)
 	}
-	return t.sendSums(name, st.size, redo)
+	return t.sendSums(basis, basisSize, redo)
 }
 
 func (t *transfer) quickCheckOK(f *flist.File, name string, st *stat) bool {

@@ -68,6 +68,10 @@ type Config struct {
 	ModifyWindow   int64
 	BlockSize      int32
 
+	Inplace    bool   // write into the destination file itself
+	Partial    bool   // keep a partly received file (--partial)
+	PartialDir string // --partial-dir
+
 	Backup    bool   // -b: keep what is replaced or deleted
 	BackupDir string // --backup-dir, "" for beside the file
 	Suffix    string // --suffix
@@ -158,6 +162,7 @@ type transfer struct {
 	del      delStats
 	blockSum *checksum.Block
 	leader   []int32 // -H: index of each entry's link leader, -1 for none
+	basis    map[int32]string // partial files offered as basis, by index
 }
 
 func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) *transfer {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"syscall"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
@@ -97,8 +98,9 @@ func (t *transfer) receive() error {
 			if err != nil {
 				return streamErr(err)
 			}
-			if b != 0 {
-				return rerr.New(rerr.Protocol, "unrequested basis type %d for index %d", b, ndx)
+			// Only the basis types this daemon offers are accepted.
+			if b != fnamecmpFname && (b != fnamecmpPartialDir || t.cfg.PartialDir == "") {
+				return rerr.New(rerr.Protocol, "unrequested basis type %#x for index %d", b, ndx)
 			}
 		}
 		if iflags&itemXnameFollows != 0 {
@@ -122,7 +124,7 @@ func (t *transfer) receive() error {
 		if cfg.DryRun {
 			continue
 		}
-		ok, err := r.receiveFile(f)
+		ok, err := r.receiveFile(ndx, f)
 		if err != nil {
 			return err
 		}
@@ -251,10 +253,14 @@ func (r *fileReceiver) readSumHead() (sumHead, error) {
 // it over the target when the whole-file checksum matches. It reports false
 // for a checksum mismatch. File-system errors are reported to the client and
 // the stream is consumed so the transfer goes on; only stream errors return.
-func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
+func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 	t := r.t
 	cfg := t.cfg
 	name := t.localPath(f)
+	basisName, fromPartial := t.takeBasis(ndx)
+	if !fromPartial {
+		basisName = name
+	}
 	head, err := r.readSumHead()
 	if err != nil {
 		return false, err
@@ -262,7 +268,7 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 
 	var basis *os.File
 	if head.count > 0 {
-		basis, err = cfg.Root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		basis, err = cfg.Root.OpenFile(basisName, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 		// A missing basis is no error (some senders describe blocks we
 		// never offered): block references then fail the checksum and
 		// the file is sent again whole.
@@ -275,14 +281,22 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 	}
 
 	tmp := tempName(name)
-	out, err := cfg.Root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var out *os.File
+	if cfg.Inplace {
+		tmp = name
+		out, err = cfg.Root.OpenFile(name, os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	} else {
+		out, err = cfg.Root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	var writeErr error
 	if err != nil {
 		t.noteIOError("rsync: mkstemp %q failed: %v", tmp, err)
 		writeErr = err
 		out = nil
 	} else {
-		t.addTemp(tmp)
+		if !cfg.Inplace {
+			t.addTemp(tmp)
+		}
 		if r.bw == nil {
 			r.bw = bufio.NewWriterSize(out, 256*1024)
 		} else {
@@ -290,12 +304,25 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 		}
 	}
 	h := checksum.NewFile(cfg.Checksum, cfg.Protocol, cfg.Seed)
+	var offset int64 // of the output
 	write := func(p []byte) {
 		h.Write(p)
 		if writeErr == nil && out != nil {
 			_, writeErr = r.bw.Write(p)
 		}
+		offset += int64(len(p))
 	}
+	// skip moves past a block that --inplace finds already in place.
+	skip := func(p []byte) {
+		h.Write(p)
+		if writeErr == nil && out != nil {
+			if writeErr = r.bw.Flush(); writeErr == nil {
+				_, writeErr = out.Seek(int64(len(p)), io.SeekCurrent)
+			}
+		}
+		offset += int64(len(p))
+	}
+	gotLiteral := false
 	if int(head.blength) > cap(r.block) {
 		r.block = make([]byte, head.blength)
 	}
@@ -305,11 +332,12 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 			break
 		}
 		if err != nil {
-			r.abandon(out, tmp)
+			r.interrupted(out, tmp, name, gotLiteral)
 			return false, streamErr(err)
 		}
 		if blk < 0 {
 			write(data)
+			gotLiteral = true
 			t.stats.Literal += int64(len(data))
 			continue
 		}
@@ -332,7 +360,11 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 		} else {
 			clear(b)
 		}
-		write(b)
+		if cfg.Inplace && basis != nil && int64(blk)*int64(head.blength) == offset {
+			skip(b)
+		} else {
+			write(b)
+		}
 		t.stats.Matched += int64(n)
 		if err := r.dec.SeeBlock(b); err != nil {
 			r.abandon(out, tmp)
@@ -345,7 +377,7 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 	}
 	remote := r.sum[:want]
 	if err := t.in.ReadFull(remote); err != nil {
-		r.abandon(out, tmp)
+		r.interrupted(out, tmp, name, gotLiteral)
 		return false, streamErr(err)
 	}
 	if out == nil {
@@ -354,8 +386,23 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 	if writeErr == nil {
 		writeErr = r.bw.Flush()
 	}
+	if cfg.Inplace && writeErr == nil {
+		writeErr = out.Truncate(offset)
+	}
 	if cerr := out.Close(); writeErr == nil {
 		writeErr = cerr
+	}
+	if cfg.Inplace {
+		// The file is updated where it is: nothing to rename.
+		if writeErr != nil {
+			t.noteIOError("rsync: write failed on %q: %v", name, writeErr)
+			return true, nil
+		}
+		ok := subtle.ConstantTimeCompare(h.Sum(nil)[:want], remote) == 1
+		if ok {
+			t.setAttrs(name, f, nil, false, false)
+		}
+		return ok, nil
 	}
 	if writeErr != nil {
 		r.removeTemp(tmp)
@@ -381,7 +428,44 @@ func (r *fileReceiver) receiveFile(f *flist.File) (bool, error) {
 		return true, nil
 	}
 	t.dropTemp(tmp)
+	if fromPartial {
+		t.dropPartial(basisName)
+	}
 	return true, nil
+}
+
+// interrupted ends a file whose stream broke: with --partial what arrived
+// is kept (in the partial dir, or as the file itself), else the temp file
+// goes and the old file stays.
+func (r *fileReceiver) interrupted(out *os.File, tmp, name string, gotLiteral bool) {
+	t := r.t
+	if out == nil || t.cfg.Inplace {
+		if out != nil {
+			_ = r.bw.Flush()
+			out.Close()
+		}
+		return
+	}
+	if !t.cfg.Partial || !gotLiteral {
+		r.abandon(out, tmp)
+		return
+	}
+	err := r.bw.Flush()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	partial := t.partialName(name)
+	if err == nil && partial != name {
+		err = t.cfg.Root.MkdirAll(path.Dir(partial), 0o700)
+	}
+	if err == nil {
+		err = t.cfg.Root.Rename(tmp, partial)
+	}
+	if err != nil {
+		r.removeTemp(tmp)
+		return
+	}
+	t.dropTemp(tmp)
 }
 
 // abandon closes and removes a temp file after a stream error.
