@@ -161,7 +161,7 @@ type transfer struct {
 	dirs     []int32                        // directories whose times are set at the end
 	del      delStats
 	blockSum *checksum.Block
-	leader   []int32 // -H: index of each entry's link leader, -1 for none
+	leader   []int32          // -H: index of each entry's link leader, -1 for none
 	basis    map[int32]string // partial files offered as basis, by index
 }
 
