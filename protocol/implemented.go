@@ -25,5 +25,5 @@ var Implemented = []string{
 	"backup", "backup-dir", "suffix",
 	// deletion
 	"delete", "del", "delete-before", "delete-during", "delete-delay", "delete-after",
-	"delete-excluded", "force", "force-delete", "max-delete", "ignore-errors",
+	"delete-excluded", "force", "max-delete", "ignore-errors",
 }

@@ -212,6 +212,17 @@ func (s *conn) serve(ctx context.Context) {
 		Refuse:      m.RefuseOptions,
 		Implemented: protocol.Implemented,
 	})
+	if perr == nil && opts.NeedSecluded() {
+		// -s: the real arguments follow as a second, NUL-separated list.
+		more, err := options.ReadArgs(s.r, true)
+		if err != nil {
+			s.log.Warn("reading secluded arguments failed", "err", err)
+			return
+		}
+		more = stripModule(more, m.Name)
+		args = append(args, more...)
+		opts, perr = opts.ParseSecluded(more)
+	}
 	start := time.Now()
 	if perr != nil {
 		s.log.Warn("arguments refused", "err", perr, "args", args)

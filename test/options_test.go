@@ -249,3 +249,16 @@ func TestBackups(t *testing.T) {
 		t.Error("an absolute --backup-dir left the module")
 	}
 }
+
+// TestSecludedArgs pushes with -s: the client sends its real arguments as
+// a second list, which must reach the engine (here, the destination path
+// and --delete).
+func TestSecludedArgs(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := filepath.Join(t.TempDir(), "data")
+	makeTree(t, src, 13)
+	must(t, os.MkdirAll(filepath.Join(d.Data, "a dir"), 0o755))
+	must(t, os.WriteFile(filepath.Join(d.Data, "a dir", "stale"), nil, 0o644))
+	mustRsync(t, d, "-as", "--delete", src+"/", d.URL("backup/a dir/"))
+	compareTrees(t, src, filepath.Join(d.Data, "a dir"), true)
+}
