@@ -2,10 +2,8 @@ package protocol
 
 import (
 	"context"
-	"encoding/binary"
 	"log/slog"
 	"path"
-	"strings"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
@@ -68,26 +66,7 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 	}
 	var ioError int32 // MSG_IO_ERROR before the transfer starts
 	r.OnMessage = func(tag wire.MsgTag, p []byte) error {
-		switch tag {
-		case wire.MsgNoop:
-			return nil
-		case wire.MsgIOError:
-			if len(p) != 4 {
-				return rerr.New(rerr.Protocol, "invalid MSG_IO_ERROR of %d bytes", len(p))
-			}
-			ioError |= int32(binary.LittleEndian.Uint32(p))
-			return nil
-		case wire.MsgInfo, wire.MsgError, wire.MsgErrorXfer, wire.MsgWarning, wire.MsgLog:
-			log.Info("client message", "text", strings.TrimRight(string(p), "\n"))
-			return nil
-		case wire.MsgErrorExit:
-			code := rerr.Partial
-			if len(p) == 4 {
-				code = int(int32(binary.LittleEndian.Uint32(p)))
-			}
-			return rerr.New(code, "client exited with an error (code %d)", code)
-		}
-		return rerr.New(rerr.Protocol, "unexpected message %d from the client", tag)
+		return receiver.ClientMessage(log, tag, p, func(v int32) { ioError |= v })
 	}
 
 	dest := "."

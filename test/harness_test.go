@@ -86,15 +86,7 @@ modules:
 // a free loopback port and stops it when the test ends.
 func startDaemon(t testing.TB, extra, mods string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{
-		Data:    filepath.Join(dir, "backup"),
-		Secrets: filepath.Join(dir, "rsyncd.secrets"),
-		PwFile:  filepath.Join(dir, "rsync.password"),
-	}
-	must(t, os.Mkdir(d.Data, 0o755))
-	must(t, os.WriteFile(d.Secrets, []byte(testUser+":"+testPassword+"\n"), 0o600))
-	must(t, os.WriteFile(d.PwFile, []byte(testPassword+"\n"), 0o600))
+	d, dir := newDaemonDirs(t)
 	if mods == "" {
 		mods = defaultModules
 	}
@@ -106,6 +98,22 @@ func startDaemon(t testing.TB, extra, mods string) *daemon {
 	must(t, os.WriteFile(d.config, []byte(cfg), 0o644))
 	d.start(t, "--config", d.config, "--log-level", "debug")
 	return d
+}
+
+// newDaemonDirs makes a daemon's module directory, secrets file and the
+// client's password file in a fresh temp dir.
+func newDaemonDirs(t testing.TB) (*daemon, string) {
+	t.Helper()
+	dir := t.TempDir()
+	d := &daemon{
+		Data:    filepath.Join(dir, "backup"),
+		Secrets: filepath.Join(dir, "rsyncd.secrets"),
+		PwFile:  filepath.Join(dir, "rsync.password"),
+	}
+	must(t, os.Mkdir(d.Data, 0o755))
+	must(t, os.WriteFile(d.Secrets, []byte(testUser+":"+testPassword+"\n"), 0o600))
+	must(t, os.WriteFile(d.PwFile, []byte(testPassword+"\n"), 0o600))
+	return d, dir
 }
 
 var listenRE = regexp.MustCompile(`msg=listening .*addr=(\S+)`)

@@ -16,15 +16,7 @@ import (
 // {{DATA}} and {{SECRETS}} as for startDaemon) on a free loopback port.
 func stockDaemon(t *testing.T, conf string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{
-		Data:    filepath.Join(dir, "backup"),
-		Secrets: filepath.Join(dir, "rsyncd.secrets"),
-		PwFile:  filepath.Join(dir, "rsync.password"),
-	}
-	must(t, os.Mkdir(d.Data, 0o755))
-	must(t, os.WriteFile(d.Secrets, []byte(testUser+":"+testPassword+"\n"), 0o600))
-	must(t, os.WriteFile(d.PwFile, []byte(testPassword+"\n"), 0o600))
+	d, dir := newDaemonDirs(t)
 	port := freePort(t)
 	conf = "use chroot = no\nuid = root\ngid = root\npid file = " + filepath.Join(dir, "pid") +
 		"\nlock file = " + filepath.Join(dir, "lock") + "\n" + conf

@@ -234,7 +234,11 @@ func (t *transfer) genFile(ndx int32, f *flist.File, redo bool) error {
 	cfg := t.cfg
 	name := t.localPath(f)
 	if cfg.DaemonFilter != nil && f.Name != "." && cfg.DaemonFilter.Match(f.Name, f.IsDir(), filter.Receiver) {
-		t.noteIOError("ERROR: daemon refused to receive %s %q", fileKind(f), f.Name)
+		kind := "file"
+		if f.IsDir() {
+			kind = "directory"
+		}
+		t.noteIOError("ERROR: daemon refused to receive %s %q", kind, f.Name)
 		return nil
 	}
 	st, statErr := lstat(cfg.Root, name)
@@ -269,8 +273,15 @@ func (t *transfer) genFile(ndx int32, f *flist.File, redo bool) error {
 }
 
 func fileKind(f *flist.File) string {
-	if f.IsDir() {
+	switch {
+	case f.IsDir():
 		return "directory"
+	case f.IsSymlink():
+		return "symlink"
+	case f.IsDevice():
+		return "device"
+	case f.IsSpecial():
+		return "special file"
 	}
 	return "file"
 }
@@ -366,17 +377,38 @@ func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exist
 }
 
 func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
-	cfg := t.cfg
+	same := false
 	if exists && st.isSymlink() {
-		if cur, err := cfg.Root.Readlink(name); err == nil && cur == f.LinkTarget {
-			if err := t.itemize(ndx, f, st, true, 0); err != nil {
-				return err
-			}
-			if !cfg.DryRun {
-				t.setAttrs(name, f, st, true, true)
-			}
-			return nil
+		cur, err := t.cfg.Root.Readlink(name)
+		same = err == nil && cur == f.LinkTarget
+	}
+	return t.genNonRegular(ndx, f, name, st, exists, same, func(tmp string) error {
+		return t.cfg.Root.Symlink(f.LinkTarget, tmp)
+	})
+}
+
+func (t *transfer) genSpecial(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
+	same := exists && (st.mode&sIFMT) == (f.Mode&sIFMT) && (!f.IsDevice() || st.rdev == rdevOf(f))
+	return t.genNonRegular(ndx, f, name, st, exists, same, func(tmp string) error {
+		return mknod(t.cfg.Root, tmp, f.Mode, rdevOf(f))
+	})
+}
+
+// genNonRegular brings a symlink, device or special file in place: when the
+// existing entry is the same only its attributes are updated, else create
+// makes the new one under a temp name that is renamed over the old, so the
+// name never goes missing.
+func (t *transfer) genNonRegular(ndx int32, f *flist.File, name string, st *stat, exists, same bool, create func(tmp string) error) error {
+	cfg := t.cfg
+	symlink := f.IsSymlink()
+	if same {
+		if err := t.itemize(ndx, f, st, true, 0); err != nil {
+			return err
 		}
+		if !cfg.DryRun {
+			t.setAttrs(name, f, st, true, symlink)
+		}
+		return nil
 	}
 	if err := t.itemize(ndx, f, st, exists, itemLocalChange); err != nil {
 		return err
@@ -386,64 +418,27 @@ func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, e
 	}
 	if exists && st.isDir() {
 		if err := t.deleteItem(name, st, true); err != nil {
-			t.noteIOError("rsync: delete of %q to make room for a symlink failed: %v", name, err)
+			t.noteIOError("rsync: delete of %q to make room for a %s failed: %v", name, fileKind(f), err)
 			return nil
 		}
-	}
-	if exists && cfg.Backup && !st.isDir() {
+	} else if exists && cfg.Backup {
 		if err := t.makeBackup(name, true); err != nil {
 			t.noteIOError("rsync: backup of %q failed: %v", name, err)
 			return nil
 		}
 	}
 	tmp := tempName(name)
-	if err := cfg.Root.Symlink(f.LinkTarget, tmp); err != nil {
-		t.noteIOError("rsync: symlink %q -> %q failed: %v", name, f.LinkTarget, err)
+	if err := create(tmp); err != nil {
+		t.noteIOError("rsync: creating %s %q failed: %v", fileKind(f), name, err)
 		return nil
 	}
-	t.setAttrs(tmp, f, nil, false, true)
+	t.setAttrs(tmp, f, nil, false, symlink)
 	if err := cfg.Root.Rename(tmp, name); err != nil {
 		_ = cfg.Root.Remove(tmp)
 		t.noteIOError("rsync: rename %q failed: %v", name, err)
 		return nil
 	}
 	t.stats.Created++
-	return nil
-}
-
-func (t *transfer) genSpecial(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
-	cfg := t.cfg
-	if exists && (st.mode&sIFMT) == (f.Mode&sIFMT) && (!f.IsDevice() || st.rdev == rdevOf(f)) {
-		if err := t.itemize(ndx, f, st, true, 0); err != nil {
-			return err
-		}
-		if !cfg.DryRun {
-			t.setAttrs(name, f, st, true, false)
-		}
-		return nil
-	}
-	if err := t.itemize(ndx, f, st, exists, itemLocalChange); err != nil {
-		return err
-	}
-	if cfg.DryRun {
-		return nil
-	}
-	if exists && st.isDir() {
-		if err := t.deleteItem(name, st, true); err != nil {
-			t.noteIOError("rsync: delete of %q failed: %v", name, err)
-			return nil
-		}
-	}
-	tmp := tempName(name)
-	if err := mknod(cfg.Root, tmp, f.Mode, rdevOf(f)); err != nil {
-		t.noteIOError("rsync: mknod %q failed: %v", name, err)
-		return nil
-	}
-	t.setAttrs(tmp, f, nil, false, false)
-	if err := cfg.Root.Rename(tmp, name); err != nil {
-		_ = cfg.Root.Remove(tmp)
-		t.noteIOError("rsync: rename %q failed: %v", name, err)
-	}
 	return nil
 }
 

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
+	"strings"
 	"syscall"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
@@ -26,9 +28,10 @@ const (
 	maxXname        = 4096
 )
 
-// OnMessage handles the client's out-of-band messages while the transfer
-// runs; install it on the reader before Run.
-func (t *transfer) onMessage(tag wire.MsgTag, p []byte) error {
+// ClientMessage handles an out-of-band message from a pushing client:
+// NOOPs and log lines are fine, MSG_IO_ERROR goes to ioError, an error exit
+// of the client ends the session, anything else is a protocol error.
+func ClientMessage(log *slog.Logger, tag wire.MsgTag, p []byte, ioError func(int32)) error {
 	switch tag {
 	case wire.MsgNoop:
 		return nil
@@ -36,12 +39,10 @@ func (t *transfer) onMessage(tag wire.MsgTag, p []byte) error {
 		if len(p) != 4 {
 			return rerr.New(rerr.Protocol, "invalid MSG_IO_ERROR of %d bytes", len(p))
 		}
-		t.mu.Lock()
-		t.list.IOError |= int32(binary.LittleEndian.Uint32(p))
-		t.mu.Unlock()
+		ioError(int32(binary.LittleEndian.Uint32(p)))
 		return nil
 	case wire.MsgInfo, wire.MsgError, wire.MsgErrorXfer, wire.MsgWarning, wire.MsgLog:
-		t.cfg.Log.Info("client message", "text", string(p))
+		log.Info("client message", "text", strings.TrimRight(string(p), "\n"))
 		return nil
 	case wire.MsgErrorExit:
 		code := rerr.Partial
@@ -51,6 +52,15 @@ func (t *transfer) onMessage(tag wire.MsgTag, p []byte) error {
 		return rerr.New(code, "client exited with an error (code %d)", code)
 	}
 	return rerr.New(rerr.Protocol, "unexpected message %d from the client", tag)
+}
+
+// onMessage is ClientMessage while the transfer runs.
+func (t *transfer) onMessage(tag wire.MsgTag, p []byte) error {
+	return ClientMessage(t.cfg.Log, tag, p, func(v int32) {
+		t.mu.Lock()
+		t.list.IOError |= v
+		t.mu.Unlock()
+	})
 }
 
 // receive reads the sender's data for each requested file and installs it.

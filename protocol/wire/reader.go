@@ -25,8 +25,9 @@ type Reader struct {
 	// frame is a protocol error.
 	OnMessage func(tag MsgTag, payload []byte) error
 
-	msg   []byte
-	count int64 // data bytes delivered
+	msg     []byte
+	count   int64    // data bytes delivered
+	scratch [9]byte // small reads, kept here so they do not allocate
 }
 
 // NewReader reads from r through a buffer of its own.
@@ -138,20 +139,20 @@ func (r *Reader) Discard(n int64) error {
 
 // ReadInt32 reads a little-endian 32-bit integer.
 func (r *Reader) ReadInt32() (int32, error) {
-	var b [4]byte
-	if err := r.ReadFull(b[:]); err != nil {
+	b := r.scratch[:4]
+	if err := r.ReadFull(b); err != nil {
 		return 0, err
 	}
-	return int32(binary.LittleEndian.Uint32(b[:])), nil
+	return int32(binary.LittleEndian.Uint32(b)), nil
 }
 
 // ReadUint16 reads a little-endian 16-bit integer (rsync's shortint).
 func (r *Reader) ReadUint16() (uint16, error) {
-	var b [2]byte
-	if err := r.ReadFull(b[:]); err != nil {
+	b := r.scratch[:2]
+	if err := r.ReadFull(b); err != nil {
 		return 0, err
 	}
-	return binary.LittleEndian.Uint16(b[:]), nil
+	return binary.LittleEndian.Uint16(b), nil
 }
 
 // ReadVarint reads rsync's variable-length 32-bit integer.
@@ -167,7 +168,8 @@ func (r *Reader) ReadVarint() (int32, error) {
 	if extra >= 5 {
 		return 0, ErrOverflow
 	}
-	var b [5]byte
+	b := r.scratch[:5]
+	clear(b)
 	if err := r.ReadFull(b[:extra]); err != nil {
 		return 0, err
 	}
@@ -210,11 +212,11 @@ func (r *Reader) ReadLongint() (int64, error) {
 	if err != nil || n != -1 {
 		return int64(n), err
 	}
-	var b [8]byte
-	if err := r.ReadFull(b[:]); err != nil {
+	b := r.scratch[:8]
+	if err := r.ReadFull(b); err != nil {
 		return 0, err
 	}
-	return int64(binary.LittleEndian.Uint64(b[:])), nil
+	return int64(binary.LittleEndian.Uint64(b)), nil
 }
 
 // ReadVarlong30 reads a 64-bit value as protocol proto encodes it: varlong

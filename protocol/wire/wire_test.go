@@ -209,3 +209,16 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestSmallReadsDoNotAllocate(t *testing.T) {
+	data := bytes.Repeat([]byte{1, 0, 0, 0}, 1000)
+	r := NewReader(bytes.NewReader(data))
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := r.ReadInt32(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ReadInt32 allocates %v times per call", allocs)
+	}
+}
