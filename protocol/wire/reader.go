@@ -26,7 +26,7 @@ type Reader struct {
 	OnMessage func(tag MsgTag, payload []byte) error
 
 	msg     []byte
-	count   int64    // data bytes delivered
+	count   int64   // data bytes delivered
 	scratch [9]byte // small reads, kept here so they do not allocate
 }
 
