@@ -262,3 +262,31 @@ func TestSecludedArgs(t *testing.T) {
 	mustRsync(t, d, "-as", "--delete", src+"/", d.URL("backup/a dir/"))
 	compareTrees(t, src, filepath.Join(d.Data, "a dir"), true)
 }
+
+// TestForce replaces a non-empty directory with a file: without --force or
+// --delete the directory stays and the client is told, as stock rsyncd
+// does; with --force it goes.
+func TestForce(t *testing.T) {
+	run := func(d *daemon, extra ...string) (result, bool) {
+		src := filepath.Join(t.TempDir(), "data")
+		must(t, os.MkdirAll(src, 0o755))
+		must(t, os.WriteFile(filepath.Join(src, "x"), []byte("file now"), 0o644))
+		must(t, os.MkdirAll(filepath.Join(d.Data, "x", "sub"), 0o755))
+		res := rsync(t, d, append(append([]string{"-a"}, extra...), src+"/", d.URL("backup/"))...)
+		fi, err := os.Lstat(filepath.Join(d.Data, "x"))
+		return res, err == nil && fi.Mode().IsRegular()
+	}
+	stockConf := "[backup]\npath = {{DATA}}\nread only = false\nauth users = rsync_backup\nsecrets file = {{SECRETS}}\n"
+	for _, extra := range [][]string{nil, {"--force"}} {
+		got, gotFile := run(startDaemon(t, "", ""), extra...)
+		want, wantFile := run(stockDaemon(t, stockConf), extra...)
+		if got.Code != want.Code || gotFile != wantFile {
+			t.Errorf("%v: exit %d, replaced %v; stock: exit %d, replaced %v\nours: %s%s\nstock: %s%s",
+				extra, got.Code, gotFile, want.Code, wantFile, got.Stdout, got.Stderr, want.Stdout, want.Stderr)
+		}
+		const msg = "cannot delete non-empty directory: x"
+		if strings.Contains(want.Stdout+want.Stderr, msg) != strings.Contains(got.Stdout+got.Stderr, msg) {
+			t.Errorf("%v: the client is told differently\nours: %s%s\nstock: %s%s", extra, got.Stdout, got.Stderr, want.Stdout, want.Stderr)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
@@ -180,17 +181,21 @@ func (t *transfer) deleteItem(name string, st *stat, recurse bool) error {
 	return nil
 }
 
+// relName is name relative to the transfer root, as the client knows it.
+func (t *transfer) relName(name string) string {
+	if d := t.cfg.Dest; d != "." && t.soloFile == "" {
+		return strings.TrimPrefix(strings.TrimPrefix(name, d), "/")
+	}
+	return name
+}
+
 // logDelete tells the client about a deletion (protocol 29+), by the name
 // relative to the transfer root; directories carry a trailing NUL.
 func (t *transfer) logDelete(name string, isDir bool) {
 	if t.cfg.Protocol < 29 {
 		return
 	}
-	rel := name
-	if d := t.cfg.Dest; d != "." {
-		rel = name[min(len(name), len(d)+1):]
-	}
-	msg := []byte(rel)
+	msg := []byte(t.relName(name))
 	if isDir {
 		msg = append(msg, 0)
 	}

@@ -343,6 +343,44 @@ func (t *transfer) mtimeDiffers(f *flist.File, st *stat) bool {
 	return d > t.cfg.ModifyWindow
 }
 
+// clearWay removes what stands where f goes. A directory with contents is
+// removed only with --delete or --force, as rsync does; otherwise the
+// client is told and f is skipped.
+func (t *transfer) clearWay(name string, st *stat, f *flist.File) bool {
+	recurse := t.cfg.Delete != DeleteNone || t.cfg.Force
+	if st.isDir() && !recurse {
+		if err := t.cfg.Root.Remove(name); err != nil {
+			t.tellClient(wire.MsgInfo, "cannot delete non-empty directory: %s", t.relName(name))
+			t.noteIOError("could not make way for new %s: %s", makeWayKind(f), t.relName(name))
+			return false
+		}
+		t.del.dirs++
+		t.logDelete(name, true)
+		return true
+	}
+	if err := t.deleteItem(name, st, true); err != nil {
+		t.cfg.Log.Warn("making way failed", "name", name, "err", err)
+		t.noteIOError("could not make way for new %s: %s", makeWayKind(f), t.relName(name))
+		return false
+	}
+	return true
+}
+
+// makeWayKind names an entry's type as rsync's "could not make way" does.
+func makeWayKind(f *flist.File) string {
+	switch {
+	case f.IsDir():
+		return "directory"
+	case f.IsSymlink():
+		return "symlink"
+	case f.IsDevice():
+		return "device file"
+	case f.IsSpecial():
+		return "special file"
+	}
+	return "regular file"
+}
+
 func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
 	cfg := t.cfg
 	if exists && !st.isDir() {
@@ -417,8 +455,7 @@ func (t *transfer) genNonRegular(ndx int32, f *flist.File, name string, st *stat
 		return nil
 	}
 	if exists && st.isDir() {
-		if err := t.deleteItem(name, st, true); err != nil {
-			t.noteIOError("rsync: delete of %q to make room for a %s failed: %v", name, fileKind(f), err)
+		if !t.clearWay(name, st, f) {
 			return nil
 		}
 	} else if exists && cfg.Backup {
@@ -473,8 +510,7 @@ func (t *transfer) genRegular(ndx int32, f *flist.File, name string, st *stat, e
 		}
 	}
 	if exists && !st.isRegular() && !cfg.DryRun {
-		if err := t.deleteItem(name, st, true); err != nil {
-			t.noteIOError("rsync: delete of %q to make room for a file failed: %v", name, err)
+		if !t.clearWay(name, st, f) {
 			return nil
 		}
 		exists = false
