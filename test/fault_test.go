@@ -161,3 +161,44 @@ func TestInplace(t *testing.T) {
 		t.Error("--inplace replaced the file instead of updating it")
 	}
 }
+
+// TestPartial kills the client with --partial: what arrived replaces the
+// file (the client asked for that), and no temp file is left.
+func TestPartial(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := filepath.Join(t.TempDir(), "data")
+	must(t, os.MkdirAll(src, 0o755))
+	big := make([]byte, 24<<20)
+	for i := range big {
+		big[i] = byte(i*131 + i>>11)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
+	must(t, os.WriteFile(filepath.Join(d.Data, "big"), []byte("old"), 0o644))
+	cmd := exec.Command(rsyncBin(t), "--password-file="+d.PwFile, "-a", "--partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
+	must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, err := tempSize(d.Data); err == nil && n > 2<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the transfer did not progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	deadline = time.Now().Add(15 * time.Second)
+	for hasTemp(t, d.Data) {
+		if time.Now().After(deadline) {
+			t.Fatal("temp file left behind")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, err := os.ReadFile(filepath.Join(d.Data, "big"))
+	must(t, err)
+	if len(got) < 2<<20 || len(got) >= len(big) || !bytes.Equal(got, big[:len(got)]) {
+		t.Fatalf("partial file: %d bytes, want a prefix of the %d-byte source", len(got), len(big))
+	}
+}

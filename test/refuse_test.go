@@ -215,3 +215,20 @@ modules:
 		t.Errorf("listing shows an unlisted module:\n%s", res.Stdout)
 	}
 }
+
+// TestUnsupportedOptions: options this daemon does not implement are
+// refused by name with exit code 4, never ignored.
+func TestUnsupportedOptions(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := t.TempDir()
+	for _, c := range []struct{ opt, want string }{
+		{"-A", "The server does not support --acls (-A)"},
+		{"-X", "The server does not support --xattrs (-X)"},
+		{"--delay-updates", "The server does not support --delay-updates"},
+	} {
+		res := rsync(t, d, "-a", c.opt, src+"/", d.URL("backup/"))
+		if res.Code != 4 || !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("%s: exit %d, want 4 with %q:\n%s", c.opt, res.Code, c.want, res.Stderr)
+		}
+	}
+}

@@ -21,10 +21,13 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
 
-// Bounds on a sum head from the wire (rsync.h MAX_BLOCK_SIZE and friends).
+// Bounds on a sum head from the wire. Protocol 30 caps blocks at rsync's
+// MAX_BLOCK_SIZE; older ones allow 1<<29 (OLD_MAX_BLOCK_SIZE), which would
+// let one hostile session claim 512 MiB here, so they get 16 MiB: more than
+// rsync's generator picks for any file below 2^48 bytes.
 const (
 	maxBlockSize    = 1 << 17
-	oldMaxBlockSize = 1 << 29
+	oldMaxBlockSize = 16 << 20
 	maxXname        = 4096
 )
 
