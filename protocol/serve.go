@@ -135,7 +135,7 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		PreserveDevices:  o.Devices,
 		PreserveSpecials: o.Specials,
 		HardLinks:        o.HardLinks > 0,
-		NumericIDs:       o.NumericIDs,
+		NumericIDs:       o.NumericIDs || s.NumericIDs,
 		AlwaysChecksum:   o.Checksum,
 		IgnoreTimes:      o.IgnoreTimes,
 		SizeOnly:         o.SizeOnly,

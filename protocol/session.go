@@ -40,6 +40,7 @@ type Session struct {
 	ReadOnly     bool
 	WriteOnly    bool
 	IgnoreErrors bool
+	NumericIDs   bool         // the module's "numeric ids": names from the client are not mapped
 	Filter       DaemonFilter // the module's filter rules
 	Timeout      time.Duration
 	Seed         int32 // checksum seed; 0 picks one

@@ -199,6 +199,7 @@ func (s *conn) serve(ctx context.Context) {
 		ReadOnly:     readOnly,
 		WriteOnly:    m.WriteOnly,
 		IgnoreErrors: m.IgnoreErrors,
+		NumericIDs:   m.NumericIDs,
 		Filter: protocol.DaemonFilter{
 			Filter: m.Filter, Include: m.Include, Exclude: m.Exclude,
 			IncludeFrom: m.IncludeFrom, ExcludeFrom: m.ExcludeFrom,

@@ -154,3 +154,15 @@ func FuzzHandshake(f *testing.F) {
 		handshake(t, cfg, in)
 	})
 }
+
+func TestCheckSupported(t *testing.T) {
+	m := modules.New("backup", "/backup")
+	if err := CheckSupported([]modules.Module{m}); err != nil {
+		t.Fatalf("defaults refused: %v", err)
+	}
+	m.UID, m.IncomingChmod = "nobody", "Du+w"
+	err := CheckSupported([]modules.Module{m})
+	if err == nil || !strings.Contains(err.Error(), `module "backup": uid is not supported`) || !strings.Contains(err.Error(), "incoming_chmod") {
+		t.Fatalf("got %v, want both parameters named", err)
+	}
+}

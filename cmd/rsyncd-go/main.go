@@ -90,6 +90,9 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return err
 	}
+	if err := server.CheckSupported(inst.Modules); err != nil {
+		return fmt.Errorf("%s: %w", inst.File, err)
+	}
 	log = log.With("instance", inst.Name)
 
 	cfg := &server.Config{
