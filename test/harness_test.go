@@ -30,7 +30,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	daemonBin = filepath.Join(dir, "rsyncd-go")
-	build := exec.Command("go", "build", "-o", daemonBin, "../cmd/rsyncd-go")
+	args := []string{"build", "-o", daemonBin}
+	if os.Getenv("RSYNCD_GO_RACE") != "" {
+		// The daemon under the race detector; a race report fails the test
+		// through the panic check in stop.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/rsyncd-go")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building rsyncd-go:", err)
@@ -164,7 +170,7 @@ func (d *daemon) stop(t testing.TB) {
 		_ = d.cmd.Process.Kill()
 		<-done
 	}
-	if strings.Contains(d.Log(), "panic:") {
+	if strings.Contains(d.Log(), "panic:") || strings.Contains(d.Log(), "WARNING: DATA RACE") {
 		t.Errorf("rsyncd-go panicked:\n%s", d.Log())
 	}
 	if t.Failed() {

@@ -42,16 +42,11 @@ const sumLength = 16
 // for what differs, and runs the phase protocol to its final goodbye.
 func (t *transfer) generate(ctx context.Context) error {
 	cfg := t.cfg
-	if err := t.prepareDest(); err != nil {
-		return err
-	}
-	t.indexChildren()
 	if cfg.Delete == DeleteBefore {
 		if err := t.deletePass(); err != nil {
 			return err
 		}
 	}
-	t.indexHardLinks()
 	for i := range t.files {
 		if err := t.stopped(ctx); err != nil {
 			return err

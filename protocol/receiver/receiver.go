@@ -107,6 +107,12 @@ type event struct {
 // of the connection.
 func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) (Stats, error) {
 	t := newTransfer(in, out, list, cfg)
+	// What both goroutines read is settled before they start.
+	if err := t.prepareDest(); err != nil {
+		return t.stats, err
+	}
+	t.indexChildren()
+	t.indexHardLinks()
 	// The receiver goroutine is the only reader from here on.
 	in.OnMessage = t.onMessage
 	var (
