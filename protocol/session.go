@@ -116,7 +116,7 @@ func negotiate(r *wire.Reader, w *wire.Writer, proto int, caps string, csumChoic
 
 	switch {
 	case sendCsum:
-		list, err := readVString(r)
+		list, err := r.ReadVString(maxNstr - 1)
 		if err != nil {
 			return s, err
 		}
@@ -132,7 +132,7 @@ func negotiate(r *wire.Reader, w *wire.Writer, proto int, caps string, csumChoic
 	case !compress:
 		s.compression = token.None
 	case sendComp:
-		list, err := readVString(r)
+		list, err := r.ReadVString(maxNstr - 1)
 		if err != nil {
 			return s, err
 		}
@@ -190,29 +190,6 @@ var compressNames = []string{"zstd", "lz4", "zlibx", "zlib", "none"}
 
 // maxNstr is rsync's MAX_NSTR_STRLEN, the bound of a negotiation string.
 const maxNstr = 256
-
-func readVString(r *wire.Reader) (string, error) {
-	b, err := r.ReadByte()
-	if err != nil {
-		return "", err
-	}
-	n := int(b)
-	if b&0x80 != 0 {
-		lo, err := r.ReadByte()
-		if err != nil {
-			return "", err
-		}
-		n = int(b&0x7F)<<8 | int(lo)
-	}
-	if n >= maxNstr {
-		return "", rerr.New(rerr.Protocol, "negotiation string of %d bytes exceeds %d", n, maxNstr-1)
-	}
-	p := make([]byte, n)
-	if err := r.ReadFull(p); err != nil {
-		return "", err
-	}
-	return string(p), nil
-}
 
 func writeVString(w *wire.Writer, s string) error {
 	b, err := wire.AppendVString(nil, s)

@@ -398,7 +398,7 @@ func locateList(c *capture, pull bool) (*listStream, error) {
 	var rest []byte
 	if pull {
 		if negotiated {
-			if _, err := s2c.ReadVString(); err != nil {
+			if _, err := s2c.ReadVString(0x7FFF); err != nil {
 				return nil, fmt.Errorf("server negotiation string: %w", err)
 			}
 		}
@@ -414,7 +414,7 @@ func locateList(c *capture, pull bool) (*listStream, error) {
 	}
 	c2s := wire.NewReader(bytes.NewReader(c.c2s[4:]))
 	if negotiated {
-		if _, err := c2s.ReadVString(); err != nil {
+		if _, err := c2s.ReadVString(0x7FFF); err != nil {
 			return nil, fmt.Errorf("client negotiation string: %w", err)
 		}
 	}

@@ -117,8 +117,8 @@ func (t *transfer) receive() error {
 			}
 		}
 		if iflags&itemXnameFollows != 0 {
-			if err := skipVString(t.in); err != nil {
-				return err
+			if _, err := t.in.ReadVString(maxXname); err != nil {
+				return streamErr(err)
 			}
 		}
 		if iflags&itemTransfer == 0 {
@@ -179,25 +179,6 @@ func (t *transfer) signal(ev event) error {
 	case <-t.quit:
 		return errStopped
 	}
-}
-
-func skipVString(r *wire.Reader) error {
-	b, err := r.ReadByte()
-	if err != nil {
-		return streamErr(err)
-	}
-	n := int(b)
-	if b&0x80 != 0 {
-		lo, err := r.ReadByte()
-		if err != nil {
-			return streamErr(err)
-		}
-		n = int(b&0x7F)<<8 | int(lo)
-	}
-	if n > maxXname {
-		return rerr.New(rerr.Protocol, "xname of %d bytes", n)
-	}
-	return streamErr(r.Discard(int64(n)))
 }
 
 func streamErr(err error) error {

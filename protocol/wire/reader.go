@@ -228,8 +228,9 @@ func (r *Reader) ReadVarlong30(proto, minBytes int) (int64, error) {
 	return r.ReadVarlong(minBytes)
 }
 
-// ReadVString reads a string with a 1- or 2-byte length prefix.
-func (r *Reader) ReadVString() (string, error) {
+// ReadVString reads a string with a 1- or 2-byte length prefix (io.c
+// read_vstring), refusing one longer than max bytes before allocating.
+func (r *Reader) ReadVString(max int) (string, error) {
 	b, err := r.ReadByte()
 	if err != nil {
 		return "", noEOF(err)
@@ -241,6 +242,9 @@ func (r *Reader) ReadVString() (string, error) {
 			return "", noEOF(err)
 		}
 		n = int(b&0x7F)<<8 | int(lo)
+	}
+	if n > max {
+		return "", fmt.Errorf("wire: string of %d bytes exceeds %d", n, max)
 	}
 	p := make([]byte, n)
 	if err := r.ReadFull(p); err != nil {
