@@ -14,9 +14,9 @@ build:
 
 # The end-to-end tests drive Debian's stock rsync client and daemon.
 deps:
-	@command -v rsync >/dev/null 2>&1 || { \
+	@command -v rsync >/dev/null 2>&1 && command -v systemd-socket-activate >/dev/null 2>&1 || { \
 		echo "installing Debian's rsync package (tests drive the stock client)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync; }
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync systemd; }
 
 test: deps
 	$(GO) test -count=1 -timeout 20m ./...

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/hashicorp/go-multierror"
 	"github.com/spf13/cobra"
 
 	"github.com/rsyncd-go/rsyncd-go/instances"
@@ -22,7 +24,11 @@ import (
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "rsyncd-go:", err)
+		// One line per problem: a config with five mistakes shows five
+		// lines, each with its file and line, not multierror's bullet list.
+		for _, e := range problems(err) {
+			fmt.Fprintln(os.Stderr, "rsyncd-go:", e)
+		}
 		os.Exit(1)
 	}
 }
@@ -33,6 +39,7 @@ type flags struct {
 	config    string
 	logLevel  string
 	grace     time.Duration
+	inetd     bool
 }
 
 func newRootCmd() *cobra.Command {
@@ -53,10 +60,12 @@ that pushes to it.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.instance, "instance", "", "serve instance `NAME` (NAME.yaml in the config dir)")
-	fl.StringVar(&f.configDir, "config-dir", "", "config `DIR` (default $RSYNCD_GO_CONFIG_DIR, else /etc/rsyncd-go)")
+	cmd.PersistentFlags().StringVar(&f.configDir, "config-dir", "", "config `DIR` (default $RSYNCD_GO_CONFIG_DIR, else /etc/rsyncd-go)")
 	fl.StringVar(&f.config, "config", "", "serve the instance config `FILE`")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long transfers may run on after SIGTERM")
+	fl.BoolVar(&f.inetd, "inetd", false, "serve the one connection on stdin/stdout, then exit (inetd, systemd Accept=yes)")
+	cmd.AddCommand(newInstancesCmd(&f), newCheckCmd(&f))
 	return cmd
 }
 
@@ -90,8 +99,8 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return err
 	}
-	if err := server.CheckSupported(inst.Modules); err != nil {
-		return fmt.Errorf("%s: %w", inst.File, err)
+	if errs := unsupported(inst); len(errs) > 0 {
+		return multierror.Append(nil, errs...)
 	}
 	log = log.With("instance", inst.Name)
 
@@ -101,38 +110,78 @@ func run(ctx context.Context, f *flags) error {
 		Timeout:        inst.Timeout,
 	}
 	srv := server.New(cfg, log)
-	var lns []net.Listener
-	for _, addr := range inst.Listen {
-		l, err := net.Listen("tcp", addr)
+	if f.inetd {
+		c, err := server.StdioConn()
 		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
-		lns = append(lns, l)
+		log.Debug("serving one connection (--inetd)", "remote", c.RemoteAddr().String())
+		return serveOne(ctx, srv, c, f.grace)
+	}
+	lns, activated, err := server.Listeners(inst.Listen)
+	if err != nil {
+		return err
+	}
+	if activated {
+		log.Info("using the sockets systemd passed instead of the config's listen addresses",
+			"ignored", strings.Join(inst.Listen, ","))
 	}
 	errc := make(chan error, len(lns))
 	for _, l := range lns {
-		log.Info("listening", "addr", l.Addr().String())
+		if activated {
+			log.Info("listening", "from", "systemd", "addr", l.Addr().String())
+		} else {
+			log.Info("listening", "addr", l.Addr().String())
+		}
 		go func() { errc <- srv.Serve(l) }()
 	}
-	if info != nil {
+	if info != nil && len(lns) > 0 {
 		printDefaultHelp(lns[0].Addr().String(), info)
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	nctx, nstop := context.WithCancel(ctx)
+	defer nstop()
+	sd := newNotifier(log)
+	go sd.run(nctx, srv.Active)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
+	sd.send(daemon.SdNotifyStopping + "\nSTATUS=stopping: " + status(srv.Active()))
 	log.Info("shutting down", "grace", f.grace)
 	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	return nil
+}
+
+// serveOne serves c to its end. On SIGTERM the transfer gets grace to
+// finish, then its connection is cut so the engine fails it and removes its
+// temp file instead of dying with it in place.
+func serveOne(ctx context.Context, srv *server.Server, c net.Conn, grace time.Duration) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		srv.ServeConn(c)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	srv.Log.Info("shutting down", "grace", grace)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		c.Close()
+		<-done
 	}
 	return nil
 }
