@@ -100,6 +100,12 @@ func (s *conn) serve(ctx context.Context) {
 	if err := s.printf("@RSYNCD: %d.0 %s\n", ProtocolVersion, strings.Join(auth.DaemonDigests(), " ")); err != nil {
 		return
 	}
+	if s.cfg.Motd != "" {
+		// rsyncd sends the file as it is, then a newline.
+		if err := s.printf("%s\n", s.cfg.Motd); err != nil {
+			return
+		}
+	}
 	line, err := s.r.ReadLine(maxLine)
 	if err != nil {
 		s.log.Debug("no greeting", "err", err)

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -243,5 +244,49 @@ func TestInetd(t *testing.T) {
 	}
 	if strings.Count(d.Log(), "died with code 0") < 3 {
 		t.Errorf("not every --inetd process exited 0:\n%s", d.Log())
+	}
+}
+
+// TestLogFormatAndMotd: "log_format: json" with "log_file" writes one JSON
+// object per line to the file, and "motd_file" greets clients (the stock
+// client prints it above the module list).
+func TestLogFormatAndMotd(t *testing.T) {
+	dir := t.TempDir()
+	motd := filepath.Join(dir, "motd")
+	must(t, os.WriteFile(motd, []byte("Welcome to the backup server"), 0o644))
+	logFile := filepath.Join(dir, "daemon.log")
+	// Logs go to the file, so the harness cannot read the port from stderr:
+	// pick one.
+	d, _ := newDaemonDirs(t)
+	d.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf("listen: %s\nlog_format: json\nlog_file: %s\nmotd_file: %s\n%s", d.Addr, logFile, motd,
+		strings.NewReplacer("{{DATA}}", d.Data, "{{SECRETS}}", d.Secrets).Replace(defaultModules))
+	cfgFile := filepath.Join(dir, "json.yaml")
+	must(t, os.WriteFile(cfgFile, []byte(cfg), 0o644))
+	d.cmd = exec.Command(daemonBin, "--config", cfgFile)
+	must(t, d.cmd.Start())
+	t.Cleanup(func() { d.stop(t) })
+	waitListening(t, d.Addr)
+	res := mustRsync(t, nil, "rsync://"+d.Addr+"/")
+	if !strings.Contains(res.Stdout, "Welcome to the backup server") {
+		t.Errorf("no motd in the listing:\n%s", res.Stdout)
+	}
+	src := filepath.Join(t.TempDir(), "data")
+	makeTree(t, src, 2)
+	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
+	b, err := os.ReadFile(logFile)
+	must(t, err)
+	var sawTransfer bool
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["msg"] == "transfer done" && rec["module"] == "backup" && rec["user"] == "rsync_backup" {
+			sawTransfer = true
+		}
+	}
+	if !sawTransfer {
+		t.Errorf("no transfer line with module and user in the JSON log:\n%s", b)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -74,7 +75,6 @@ func run(ctx context.Context, f *flags) error {
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	var (
 		inst *instances.Instance
@@ -102,12 +102,22 @@ func run(ctx context.Context, f *flags) error {
 	if errs := unsupported(inst); len(errs) > 0 {
 		return multierror.Append(nil, errs...)
 	}
+	log, closeLog, err := instanceLogger(inst, level)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	log = log.With("instance", inst.Name)
 
+	motd, err := readMotd(inst.Motd)
+	if err != nil {
+		return err
+	}
 	cfg := &server.Config{
 		Modules:        inst.Modules,
 		MaxConnections: inst.MaxConnections,
 		Timeout:        inst.Timeout,
+		Motd:           motd,
 	}
 	srv := server.New(cfg, log)
 	if f.inetd {
@@ -192,4 +202,46 @@ func printDefaultHelp(addr string, info *instances.DefaultInfo) {
 	fmt.Fprintf(&b, "push to it with:\n\n    rsync -az /data/ --delete rsync://%s@%s/%s/ --password-file=%s\n\n",
 		info.User, addr, info.Module, info.PasswordFile)
 	fmt.Fprint(os.Stderr, b.String())
+}
+
+// instanceLogger logs as the instance asks: text or JSON ("log_format"), to
+// stderr (the journal) or appended to "log_file".
+func instanceLogger(inst *instances.Instance, level slog.Level) (*slog.Logger, func(), error) {
+	var w io.Writer = os.Stderr
+	closeFn := func() {}
+	if inst.LogFile != "" {
+		f, err := os.OpenFile(inst.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log_file: %w", err)
+		}
+		w, closeFn = f, func() { f.Close() }
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if inst.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), closeFn, nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), closeFn, nil
+}
+
+// maxMotd bounds the message of the day sent to every client.
+const maxMotd = 64 << 10
+
+// readMotd reads "motd_file" once at start.
+func readMotd(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("motd_file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMotd+1))
+	if err != nil {
+		return "", fmt.Errorf("motd_file: %w", err)
+	}
+	if len(b) > maxMotd {
+		return "", fmt.Errorf("motd_file %s: larger than %d bytes", path, maxMotd)
+	}
+	return string(b), nil
 }
