@@ -160,9 +160,15 @@ func TestCheckSupported(t *testing.T) {
 	if err := CheckSupported([]modules.Module{m}); err != nil {
 		t.Fatalf("defaults refused: %v", err)
 	}
+	m.HostsAllow = []string{"10.0.0.0/8 192.168.1.0/255.255.255.0", "::1", "fe80::1%eth0"}
+	m.HostsDeny = []string{"*"}
+	if err := CheckSupported([]modules.Module{m}); err != nil {
+		t.Fatalf("address lists refused: %v", err)
+	}
+	m.HostsAllow = append(m.HostsAllow, "*.example.com")
 	m.UID, m.IncomingChmod = "nobody", "Du+w"
 	err := CheckSupported([]modules.Module{m})
-	if err == nil || !strings.Contains(err.Error(), `module "backup": uid is not supported`) || !strings.Contains(err.Error(), "incoming_chmod") {
+	if err == nil || !strings.Contains(err.Error(), `module "backup": uid is not supported`) || !strings.Contains(err.Error(), "incoming_chmod") || !strings.Contains(err.Error(), `"*.example.com"`) {
 		t.Fatalf("got %v, want both parameters named", err)
 	}
 }

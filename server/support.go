@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 
 	"github.com/hashicorp/go-multierror"
 
@@ -40,6 +42,29 @@ func CheckSupported(mods []modules.Module) error {
 		if m.IgnoreNonreadable {
 			unsupported("ignore_nonreadable")
 		}
+		for key, list := range map[string][]string{"hosts_allow": m.HostsAllow, "hosts_deny": m.HostsDeny} {
+			if name := hostName(list); name != "" {
+				unsupported(fmt.Sprintf("%s with host name %q (no reverse lookup yet; use addresses)", key, name))
+			}
+		}
 	}
 	return errs.ErrorOrNil()
+}
+
+// hostName returns the first entry of a hosts list that is a host name or
+// name pattern rather than an address, CIDR block or netmask; "*" alone
+// matches every client without a lookup and is fine.
+func hostName(list []string) string {
+	for _, entry := range list {
+		for _, tok := range strings.FieldsFunc(entry, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
+			if tok == "*" {
+				continue
+			}
+			addr, _, _ := strings.Cut(tok, "/")
+			if _, err := netip.ParseAddr(strings.Trim(addr, "[]")); err != nil {
+				return tok
+			}
+		}
+	}
+	return ""
 }
