@@ -90,8 +90,19 @@ func (s *conn) serve(ctx context.Context) {
 		hs = 60 * time.Second
 	}
 	// The whole handshake must finish in hs, however slowly the peer
-	// trickles bytes.
+	// trickles bytes, and one address cannot hold many handshakes open.
 	_ = s.c.SetDeadline(time.Now().Add(hs))
+	addr := s.remote.Addr()
+	if !s.srv.guard.enter(addr) {
+		s.log.Warn("too many handshakes from this address; dropped", "limit", maxHandshakesPerAddr)
+		return
+	}
+	inHandshake := true
+	defer func() {
+		if inHandshake {
+			s.srv.guard.leave(addr)
+		}
+	}()
 	dc := &deadlineConn{Conn: s.c}
 	s.r = wire.NewReader(dc)
 	s.w = wire.NewWriter(dc)
@@ -190,6 +201,8 @@ func (s *conn) serve(ctx context.Context) {
 		return
 	}
 	args = stripModule(args, m.Name)
+	inHandshake = false
+	s.srv.guard.leave(addr)
 	// From here on only the idle timeout applies.
 	_ = s.c.SetDeadline(time.Time{})
 	timeout := s.cfg.Timeout
@@ -348,7 +361,12 @@ func (s *conn) findModule(name string) *modules.Module {
 func (s *conn) authenticate(m *modules.Module, digestList string, listSent bool, host string) (string, auth.Access, bool) {
 	peer := auth.Peer{Module: m.Name, Host: host, Addr: s.remote.Addr().String()}
 	fail := func(err error) (string, auth.Access, bool) {
-		s.log.Warn("auth failed", "err", err)
+		// Repeated failures from one address are answered ever more slowly.
+		delay := s.srv.guard.authFailed(s.remote.Addr(), time.Now())
+		s.log.Warn("auth failed", "err", err, "delay", delay)
+		if delay > 0 {
+			time.Sleep(delay)
+		}
 		_ = s.printf("@ERROR: auth failed on module %s\n", m.Name)
 		return "", auth.Default, false
 	}
@@ -388,6 +406,7 @@ func (s *conn) authenticate(m *modules.Module, digestList string, listSent bool,
 	if err != nil {
 		return fail(err)
 	}
+	s.srv.guard.authOK(s.remote.Addr())
 	return user, access, true
 }
 

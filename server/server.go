@@ -38,6 +38,7 @@ type Server struct {
 	conns   map[net.Conn]struct{}
 	active  int
 	perMod  map[string]int
+	guard   guard // per-address handshake cap and auth throttling
 	wg      sync.WaitGroup
 	closing atomic.Bool
 	ctx     context.Context
