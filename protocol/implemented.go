@@ -9,10 +9,10 @@ var Implemented = []string{
 	"verbose", "quiet", "stats", "human-readable", "8-bit-output", "itemize-changes",
 	"out-format", "log-format", "info", "debug", "msgs2stderr", "stderr", "progress",
 	"protocol", "timeout", "contimeout", "bwlimit", "blocking-io", "checksum-seed",
-	"dry-run", "mkpath", "trust-sender", "old-args", "secluded-args", "protect-args",
+	"dry-run", "list-only", "mkpath", "trust-sender", "old-args", "secluded-args", "protect-args",
 	// what is transferred
 	"archive", "recursive", "dirs", "relative", "implied-dirs", "links", "copy-links",
-	"copy-unsafe-links", "hard-links", "perms", "times", "omit-dir-times", "omit-link-times",
+	"copy-unsafe-links", "copy-dirlinks", "hard-links", "perms", "times", "omit-dir-times", "omit-link-times",
 	"owner", "group", "devices", "specials", "D", "numeric-ids",
 	// which files and how
 	"checksum", "checksum-choice", "block-size", "whole-file", "ignore-times", "size-only",

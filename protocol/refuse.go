@@ -23,7 +23,7 @@ func Refuse(r *wire.Reader, w *wire.Writer, proto int, args []string, refusal er
 		return
 	}
 	msg := strings.TrimRight(refusal.Error(), "\n")
-	tellError(w, proto, rerr.New(rerr.Unsupported, "rsync: %s", msg))
+	tellError(w, proto, "server", rerr.New(rerr.Unsupported, "rsync: %s", msg))
 }
 
 type lenient struct {

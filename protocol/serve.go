@@ -10,6 +10,8 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/options"
 	"github.com/rsyncd-go/rsyncd-go/protocol/receiver"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/sender"
+	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
 
@@ -30,6 +32,10 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		log = slog.New(slog.DiscardHandler)
 	}
 	proto := s.Protocol
+	role := "Receiver"
+	if o.Sender {
+		role = "sender"
+	}
 	defer func() {
 		res.Read, res.Wrote = r.Count(), w.Count()
 	}()
@@ -39,7 +45,7 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		// Before multiplexing, the client can only see the error if we
 		// switch now; rsync does the same.
 		_ = w.StartMultiplex()
-		tellError(w, proto, err)
+		tellError(w, proto, role, err)
 		return res, err
 	}
 	if err := w.StartMultiplex(); err != nil {
@@ -49,11 +55,15 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		_ = w.WriteMsgInt32(wire.MsgIOTimeout, int32(s.Timeout.Seconds()))
 	}
 	fail := func(err error) (Result, error) {
-		tellError(w, proto, err)
+		tellError(w, proto, role, err)
 		return res, err
 	}
 	if o.Sender {
-		return fail(rerr.New(rerr.Unsupported, "ERROR: this daemon does not send files yet (pulls are not supported)"))
+		res.Stats, err = serveSender(ctx, r, w, o, s, st, log)
+		if err != nil && rerr.Code(err) != rerr.Partial {
+			return fail(err)
+		}
+		return res, err
 	}
 	if s.ReadOnly {
 		return fail(rerr.New(rerr.Syntax, "ERROR: module is read only"))
@@ -172,6 +182,96 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		return res, err
 	}
 	return res, nil
+}
+
+// serveSender runs a pull, the daemon as rsync's server sender
+// (main.c start_server and do_server_sender): the client's filter list,
+// the module's policy, then the file list and the deltas.
+func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Options, s *Session, st setup, log *slog.Logger) (receiver.Stats, error) {
+	var stats receiver.Stats
+	proto := s.Protocol
+	if proto >= 30 {
+		r.StartMultiplex()
+	}
+	r.OnMessage = func(tag wire.MsgTag, p []byte) error {
+		return receiver.ClientMessage(log, tag, p, func(int32) {})
+	}
+	rules, err := filter.ReadWire(r, proto, filter.Limits{})
+	if err != nil {
+		return stats, streamOrProtocol(err)
+	}
+	switch {
+	case s.WriteOnly:
+		return stats, rerr.New(rerr.Syntax, "ERROR: module is write only")
+	case o.RemoveSourceFiles > 0:
+		return stats, rerr.New(rerr.Unsupported, "ERROR: --remove-source-files is not supported by this daemon")
+	case o.FilesFrom != "":
+		return stats, rerr.New(rerr.Unsupported, "ERROR: --files-from pulls are not supported by this daemon")
+	}
+	daemonList, err := s.Filter.list(proto, "")
+	if err != nil {
+		return stats, rerr.New(rerr.FileSelect, "module %q filter: %v", s.Module, err)
+	}
+	level := token.LevelNotSpecified
+	if o.CompressLevelSet {
+		level = o.CompressLevel
+	}
+	codec, level := token.ResolveLevel(st.compression, level)
+	var args []string
+	if len(o.Args) > 1 {
+		args = o.Args[1:]
+	}
+	cfg := &sender.Config{
+		Protocol:        proto,
+		Root:            s.Root,
+		Module:          s.Module,
+		Checksum:        st.checksum,
+		FileChecksum:    st.fileChecksum,
+		LegacySeedOrder: st.legacySeedOrder,
+		Seed:            st.seed,
+		Compression:     codec,
+		CompressLevel:   level,
+		Flist: flist.Options{
+			Protocol:          proto,
+			VarintFlags:       st.compat&cfVarintFlistFlags != 0,
+			SafeFlist:         st.compat&cfSafeFlist != 0 || proto >= 31,
+			ID0Names:          st.compat&cfID0Names != 0,
+			PreserveUID:       o.Owner,
+			PreserveGID:       o.Group,
+			NumericIDs:        o.NumericIDs,
+			PreserveDevices:   o.Devices,
+			PreserveSpecials:  o.Specials,
+			PreserveLinks:     o.Links,
+			PreserveHardLinks: o.HardLinks > 0,
+			PreserveAtimes:    o.Atimes > 0,
+			AlwaysChecksum:    o.Checksum,
+			ChecksumLen:       st.fileChecksum.Size(),
+			Recurse:           o.Recursive,
+			RelativePaths:     o.Relative,
+		},
+		Recursive:       o.Recursive,
+		Relative:        o.Relative,
+		ImpliedDirs:     o.ImpliedDirs || proto >= 30,
+		Dirs:            o.Dirs || o.Recursive,
+		Links:           o.Links,
+		Atimes:          o.Atimes > 0,
+		CopyDirlinks:    o.CopyDirlinks,
+		CopyLinks:       o.CopyLinks,
+		CopyUnsafeLinks: o.CopyUnsafeLinks,
+		Inplace:         o.Inplace,
+		Backup:          o.Backup,
+		DryRun:          o.DryRun,
+		IgnoreErrors:    s.IgnoreErrors || o.IgnoreErrors,
+		Verbose:         o.Verbose,
+		ClientRules:     rules,
+		MergeRead:       mergeReader(s.Root),
+		DaemonFilter:    daemonList,
+		Log:             log,
+	}
+	sst, err := sender.Run(ctx, r, w, args, cfg)
+	stats.Files, stats.Transferred = sst.Files, sst.Transferred
+	stats.Literal, stats.Matched = sst.Literal, sst.Matched
+	return stats, err
 }
 
 // cleanDest confines a destination argument to the module: leading

@@ -201,8 +201,9 @@ func writeVString(w *wire.Writer, s string) error {
 }
 
 // tellError sends a fatal error to the client the way rsync's exit_cleanup
-// does: the text as MSG_ERROR, then MSG_ERROR_EXIT for protocol 31+.
-func tellError(w *wire.Writer, proto int, err error) {
+// does: the text as MSG_ERROR, then MSG_ERROR_EXIT for protocol 31+. role
+// names this side in the closing line, as rsync's who_am_i does.
+func tellError(w *wire.Writer, proto int, role string, err error) {
 	code := rerr.Code(err)
 	if code == rerr.SocketIO || code == rerr.Timeout {
 		return
@@ -218,7 +219,7 @@ func tellError(w *wire.Writer, proto int, err error) {
 		for _, line := range strings.Split(msg, "\n") {
 			_ = w.WriteMsg(wire.MsgError, []byte(line+"\n"))
 		}
-		_ = w.WriteMsg(wire.MsgError, []byte(fmt.Sprintf("rsync error: %s (code %d) at rsyncd-go [Receiver]\n", rerr.Describe(code), code)))
+		_ = w.WriteMsg(wire.MsgError, []byte(fmt.Sprintf("rsync error: %s (code %d) at rsyncd-go [%s]\n", rerr.Describe(code), code, role)))
 		if proto >= 31 {
 			_ = w.WriteMsgInt32(wire.MsgErrorExit, int32(code))
 		}

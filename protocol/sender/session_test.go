@@ -1,0 +1,178 @@
+package sender
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/token"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+func TestSanitize(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{".", "."},
+		{"./", "./"},
+		{"/etc/passwd", "etc/passwd"},
+		{"../../x", "x"},
+		{"a/../../b/", "b/"},
+		{"a/b/../c", "a/c"},
+		{"dir0/../dir0/./", "dir0/./"},
+		{"a//b/./c", "a/b/./c"},
+		{"..", ""},
+		{"../", ""},
+	} {
+		if got := sanitize(c.in); got != c.want {
+			t.Errorf("sanitize(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestSplitRelative(t *testing.T) {
+	for _, c := range []struct{ in, dir, fn string }{
+		{"a/b/c", "", "a/b/c"},
+		{"a/./b/c", "a", "b/c"},
+		{"a/.//b", "a", "b"},
+		{"./a/x", "", "./a/x"},
+	} {
+		var b builder
+		if dir, fn := b.splitRelative(c.in); dir != c.dir || fn != c.fn {
+			t.Errorf("splitRelative(%q) = %q, %q; want %q, %q", c.in, dir, fn, c.dir, c.fn)
+		}
+	}
+}
+
+// sessionTree makes a small module for the session tests.
+func sessionTree(t testing.TB) *os.Root {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"a": "hello", "d/b": "world of data", "d/e/c": ""} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return root
+}
+
+func sessionConfig(root *os.Root, proto int) *Config {
+	kind := checksum.Default(proto)
+	return &Config{
+		Protocol: proto, Root: root, Module: "m",
+		Checksum: kind, FileChecksum: kind, Seed: 7, Compression: token.None,
+		Flist:     flist.Options{Protocol: proto, PreserveLinks: true, Recurse: true},
+		Recursive: true, Dirs: true, Links: true,
+	}
+}
+
+// clientInput is a client's side of a transfer of every file
+// (indexes as int32s): request 1 with no sums, the phase ends, goodbye.
+func clientInput(proto int, ndx int32) []byte {
+	var b []byte
+	put := func(v int32) { b = binary.LittleEndian.AppendUint32(b, uint32(v)) }
+	put(ndx)
+	if proto >= 29 {
+		b = binary.LittleEndian.AppendUint16(b, 1<<15)
+	}
+	put(0) // count
+	put(0) // blength
+	put(0) // s2length
+	put(0) // remainder
+	put(-1)
+	put(-1)
+	put(-1)
+	return b
+}
+
+func TestRunProtocol27(t *testing.T) {
+	root := sessionTree(t)
+	var out bytes.Buffer
+	w := wire.NewWriter(&out)
+	in := clientInput(27, 1) // sorted list: ".", "a", ...
+	st, err := Run(context.Background(), wire.NewReader(bytes.NewReader(in)), w, nil, sessionConfig(root, 27))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st.Transferred != 1 || st.Literal != 5 || st.Files != 7 || st.TotalSize != 5+13+11 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// FuzzSession runs the sender against arbitrary client input after the
+// file list: every request, sum head and goodbye path must end with an
+// error or success, never a panic or a hang.
+func FuzzSession(f *testing.F) {
+	f.Add(uint8(0), clientInput(27, 1))
+	f.Add(uint8(2), clientInput(29, 2))
+	f.Add(uint8(2), clientInput(29, 0))
+	f.Add(uint8(2), clientInput(29, 99))
+	f.Add(uint8(1), []byte{1, 0, 0, 0, 0, 0x80, 0xff, 0xff, 0xff, 0x7f})
+	root := sessionTree(f)
+	f.Fuzz(func(t *testing.T, p uint8, in []byte) {
+		proto := 27 + int(p)%3 // non-multiplexed protocols read plain ndx
+		_, _ = Run(context.Background(), wire.NewReader(bytes.NewReader(in)), wire.NewWriter(io.Discard), nil, sessionConfig(root, proto))
+	})
+}
+
+func TestOpenNoFollow(t *testing.T) {
+	root := sessionTree(t)
+	if err := root.Symlink("a", "d/link-in"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"a", true},
+		{"d/b", true},
+		{"link", false},      // to /etc/passwd
+		{"d/link-in", false}, // to a file inside the module
+		{"d/../a", true},     // ".." within the module is the root's business
+		{"../a", false},      // and above it is refused
+		{"nope", false},
+	} {
+		f, err := openNoFollow(root, c.name)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
+		}
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func TestUnsafeLink(t *testing.T) {
+	for _, c := range []struct {
+		target, name string
+		unsafe       bool
+	}{
+		{"/etc/passwd", "x", true},
+		{"file", "x", false},
+		{"../file", "x", true},
+		{"../file", "d/x", false},
+		{"../../file", "d/x", true},
+		{"a/../../b", "x", true},
+		{"a/./b/..", "x", false},
+	} {
+		if got := unsafeLink(c.target, c.name); got != c.unsafe {
+			t.Errorf("unsafeLink(%q, %q) = %v", c.target, c.name, got)
+		}
+	}
+}
