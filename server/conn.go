@@ -93,14 +93,14 @@ func (s *conn) serve(ctx context.Context) {
 	// trickles bytes, and one address cannot hold many handshakes open.
 	_ = s.c.SetDeadline(time.Now().Add(hs))
 	addr := s.remote.Addr()
-	if !s.srv.guard.enter(addr) {
-		s.log.Warn("too many handshakes from this address; dropped", "limit", maxHandshakesPerAddr)
+	if !s.srv.guard.enter(addr, s.c, time.Now()) {
+		s.log.Warn("too many handshakes from this address; dropped", "limit", hardHandshakesPerAddr)
 		return
 	}
 	inHandshake := true
 	defer func() {
 		if inHandshake {
-			s.srv.guard.leave(addr)
+			s.srv.guard.leave(addr, s.c)
 		}
 	}()
 	dc := &deadlineConn{Conn: s.c}
@@ -202,7 +202,7 @@ func (s *conn) serve(ctx context.Context) {
 	}
 	args = stripModule(args, m.Name)
 	inHandshake = false
-	s.srv.guard.leave(addr)
+	s.srv.guard.leave(addr, s.c)
 	// From here on only the idle timeout applies.
 	_ = s.c.SetDeadline(time.Time{})
 	timeout := s.cfg.Timeout

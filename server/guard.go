@@ -1,18 +1,27 @@
 package server
 
 import (
+	"net"
 	"net/netip"
 	"sync"
 	"time"
 )
 
-// Per-address defences of the daemon front: a cap on handshakes in
+// Per-address defences of the daemon front: a bound on handshakes in
 // progress, and a growing delay after failed authentications.
+//
+// Honest clients finish the handshake in milliseconds, while silent ones
+// sit in it until the deadline. So past a soft cap a new connection from an
+// address pushes out that address's oldest handshake, if it has been
+// waiting long; a burst of honest clients (200 pushes started at once from
+// one storage server) is let through up to the hard cap.
 const (
-	maxHandshakesPerAddr = 16
-	failureMemory        = 10 * time.Minute
-	maxAuthDelay         = 8 * time.Second
-	maxTrackedAddrs      = 65536
+	softHandshakesPerAddr = 64
+	hardHandshakesPerAddr = 1024
+	staleHandshake        = 2 * time.Second
+	failureMemory         = 10 * time.Minute
+	maxAuthDelay          = 8 * time.Second
+	maxTrackedAddrs       = 65536
 )
 
 type failures struct {
@@ -20,35 +29,54 @@ type failures struct {
 	last  time.Time
 }
 
+type pendingHandshake struct {
+	c     net.Conn
+	start time.Time
+}
+
 type guard struct {
 	mu         sync.Mutex
-	handshakes map[netip.Addr]int
+	handshakes map[netip.Addr][]pendingHandshake // oldest first
 	failed     map[netip.Addr]*failures
 }
 
-// enter counts a handshake from addr; false means addr has too many in
-// progress and the connection should be dropped.
-func (g *guard) enter(addr netip.Addr) bool {
+// enter counts c's handshake from addr. Past the soft cap it closes the
+// address's oldest handshake when that one is stale; false means the hard
+// cap is reached and c should be dropped.
+func (g *guard) enter(addr netip.Addr, c net.Conn, now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.handshakes == nil {
-		g.handshakes = map[netip.Addr]int{}
+		g.handshakes = map[netip.Addr][]pendingHandshake{}
 	}
-	if g.handshakes[addr] >= maxHandshakesPerAddr {
+	hs := g.handshakes[addr]
+	if len(hs) >= softHandshakesPerAddr && now.Sub(hs[0].start) > staleHandshake {
+		hs[0].c.Close() // its session ends and calls leave
+		hs = hs[1:]
+	}
+	if len(hs) >= hardHandshakesPerAddr {
+		g.handshakes[addr] = hs
 		return false
 	}
-	g.handshakes[addr]++
+	g.handshakes[addr] = append(hs, pendingHandshake{c: c, start: now})
 	return true
 }
 
-// leave ends a handshake counted by enter.
-func (g *guard) leave(addr netip.Addr) {
+// leave ends c's handshake; it is a no-op when enter evicted c already.
+func (g *guard) leave(addr netip.Addr, c net.Conn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.handshakes[addr] <= 1 {
+	hs := g.handshakes[addr]
+	for i := range hs {
+		if hs[i].c == c {
+			hs = append(hs[:i:i], hs[i+1:]...)
+			break
+		}
+	}
+	if len(hs) == 0 {
 		delete(g.handshakes, addr)
 	} else {
-		g.handshakes[addr]--
+		g.handshakes[addr] = hs
 	}
 }
 

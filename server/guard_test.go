@@ -1,28 +1,51 @@
 package server
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
 )
 
+// fakeConn records whether the guard closed it.
+type fakeConn struct {
+	net.Conn
+	closed bool
+}
+
+func (c *fakeConn) Close() error { c.closed = true; return nil }
+
 func TestGuardHandshakes(t *testing.T) {
 	var g guard
 	a := netip.MustParseAddr("127.0.0.2")
-	for i := range maxHandshakesPerAddr {
-		if !g.enter(a) {
-			t.Fatalf("handshake %d refused", i)
+	t0 := time.Unix(1700000000, 0)
+	var conns []*fakeConn
+	// A burst of fresh handshakes is let through up to the hard cap.
+	for i := range hardHandshakesPerAddr {
+		c := &fakeConn{}
+		conns = append(conns, c)
+		if !g.enter(a, c, t0) {
+			t.Fatalf("handshake %d of a fresh burst refused", i)
 		}
 	}
-	if g.enter(a) {
-		t.Fatal("one handshake too many accepted")
+	if g.enter(a, &fakeConn{}, t0) {
+		t.Fatal("a handshake past the hard cap was accepted")
 	}
-	if !g.enter(netip.MustParseAddr("127.0.0.3")) {
+	if !g.enter(netip.MustParseAddr("127.0.0.3"), &fakeConn{}, t0) {
 		t.Fatal("another address refused")
 	}
-	g.leave(a)
-	if !g.enter(a) {
-		t.Fatal("a freed slot was not reused")
+	// Once the old ones are stale, each newcomer pushes out the oldest.
+	later := t0.Add(staleHandshake + time.Second)
+	if !g.enter(a, &fakeConn{}, later) {
+		t.Fatal("a newcomer was refused although stale handshakes could go")
+	}
+	if !conns[0].closed || conns[1].closed {
+		t.Fatalf("evicted: first %v, second %v; want only the oldest", conns[0].closed, conns[1].closed)
+	}
+	g.leave(a, conns[0]) // the evicted session ends: no double count
+	g.leave(a, conns[1])
+	if n := len(g.handshakes[a]); n != hardHandshakesPerAddr-1 {
+		t.Fatalf("%d handshakes counted, want %d", n, hardHandshakesPerAddr-1)
 	}
 }
 

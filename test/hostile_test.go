@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,37 +11,65 @@ import (
 	"time"
 )
 
-// TestHandshakeCapPerAddress: one address holding many silent handshakes
-// is cut off at the cap, while a client from another address is served.
-func TestHandshakeCapPerAddress(t *testing.T) {
+// TestSilentHandshakes: silent connections from one address cannot crowd
+// out honest clients from that same address. Past 64 pending handshakes a
+// newcomer pushes out the oldest stale one, so after 80 silent
+// connections an honest push from the same address still succeeds, and
+// the oldest silent connection has been closed.
+func TestSilentHandshakes(t *testing.T) {
 	d := startDaemon(t, "", "")
-	var open []net.Conn
+	var silent []net.Conn
 	t.Cleanup(func() {
-		for _, c := range open {
+		for _, c := range silent {
 			c.Close()
 		}
 	})
-	for range 16 {
+	for range 80 {
 		c, err := net.Dial("tcp", d.Addr)
 		must(t, err)
-		open = append(open, c)
+		silent = append(silent, c)
 		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 			t.Fatalf("greeting: %v", err)
 		}
 	}
-	c, err := net.Dial("tcp", d.Addr)
-	must(t, err)
-	open = append(open, c)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-		t.Fatalf("the 17th silent handshake got %q", line)
-	}
-	// Another loopback address is not affected.
+	time.Sleep(2500 * time.Millisecond) // they are stale now
 	src := filepath.Join(t.TempDir(), "data")
 	must(t, os.MkdirAll(src, 0o755))
 	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644))
-	mustRsync(t, d, "-a", "--address=127.0.0.2", src+"/", d.URL("backup/"))
+	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
 	compareTrees(t, src, d.Data, true)
+	_ = silent[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent[0].Read(make([]byte, 1)); err == nil {
+		t.Error("the oldest silent handshake was not pushed out")
+	}
+}
+
+// TestConcurrentPushesOneAddress: 100 pushes started at once from one
+// address (a storage server's inotify burst) all arrive whole.
+func TestConcurrentPushesOneAddress(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := filepath.Join(t.TempDir(), "data")
+	makeTree(t, src, 31)
+	const n = 100
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			res := rsync(t, d, "-a", src+"/", d.URL(fmt.Sprintf("backup/p%d/", i)))
+			if res.Code != 0 {
+				errs <- fmt.Errorf("push %d: exit %d: %s", i, res.Code, res.Stderr)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for i := range n {
+		compareTrees(t, src, filepath.Join(d.Data, fmt.Sprintf("p%d", i)), true)
+	}
 }
 
 // TestAuthThrottle: repeated wrong passwords from one address are answered

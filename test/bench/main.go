@@ -1,0 +1,376 @@
+// Command bench measures rsyncd-go against stock rsyncd side by side: the
+// same stock rsync client pushes (and pulls) the same trees to both daemons.
+//
+// Run it from the repository root (it builds ./cmd/rsyncd-go and needs
+// /usr/bin/rsync):
+//
+//	go run ./test/bench [-scale N] [-rounds R] [-out DIR]
+//
+// -scale multiplies every workload size (1 takes about 3 minutes on 2
+// cores); -rounds is the number of timed A/B rounds after one warm-up. It
+// prints a markdown table and writes DIR/results.md and DIR/results.json
+// (DIR defaults to a new temp dir). Both daemons listen on 127.0.0.1 only,
+// with auth on; stock rsyncd gets "listen backlog = 1024" and "reverse
+// lookup = no" so that the concurrent workload measures neither SYN retries
+// nor DNS. -spread binds each concurrent client to its own 127.0.0.x, past
+// per-address limits; -run REGEXP picks workloads by name.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+// run is one timed transfer against one daemon.
+type run struct {
+	Wall    float64 `json:"wall_s"`
+	CPU     float64 `json:"cpu_s"`
+	PeakRSS int64   `json:"peak_rss_kib"`        // sampled every 20 ms (stock: daemon + children)
+	VmHWM   int64   `json:"vmhwm_kib,omitempty"` // rsyncd-go only: lifetime high-water mark
+}
+
+// side is one daemon's results for one workload.
+type side struct {
+	Runs        []run   `json:"runs"`
+	MedianWall  float64 `json:"median_wall_s"`
+	MedianCPU   float64 `json:"median_cpu_s"`
+	PeakRSS     int64   `json:"peak_rss_kib"`
+	VmHWM       int64   `json:"vmhwm_kib,omitempty"`
+	Unsupported bool    `json:"unsupported,omitempty"`
+	Error       string  `json:"error,omitempty"`
+}
+
+type result struct {
+	Name  string  `json:"name"`
+	Desc  string  `json:"description"`
+	Stock side    `json:"stock"`
+	Go    side    `json:"rsyncd_go"`
+	Ratio float64 `json:"ratio_wall,omitempty"` // rsyncd-go / stock median wall time
+}
+
+type machine struct {
+	Nproc   int     `json:"nproc"`
+	CPU     string  `json:"cpu_model"`
+	Rsync   string  `json:"rsync_version"`
+	Go      string  `json:"go_version"`
+	Scale   float64 `json:"scale"`
+	Rounds  int     `json:"rounds"`
+	Started string  `json:"started"`
+}
+
+func main() {
+	scale := flag.Float64("scale", 1, "multiply every workload size by `N`")
+	rounds := flag.Int("rounds", 3, "timed A/B `rounds` after one warm-up")
+	only := flag.String("run", "", "run only the workloads whose name matches `REGEXP`")
+	spread := flag.Bool("spread", false, "bind each concurrent client to its own 127.0.0.x (per-address limits then do not apply)")
+	out := flag.String("out", "", "write results.md and results.json to `DIR` (default: a new temp dir)")
+	flag.Parse()
+	if *rounds < 1 || *rounds > 1000 || *scale <= 0 || *scale > 100 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds must be 1..1000 and -scale in (0, 100]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	re, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -run:", err)
+		os.Exit(2)
+	}
+	err = bench(ctx, *scale, *rounds, re, *spread, *out)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, spread bool, out string) error {
+	work, err := os.MkdirTemp("", "rsyncd-go-bench")
+	if err != nil {
+		return fmt.Errorf("making work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	if out == "" {
+		if out, err = os.MkdirTemp("", "rsyncd-go-bench-results"); err != nil {
+			return fmt.Errorf("making results dir: %w", err)
+		}
+	} else if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("making results dir: %w", err)
+	}
+
+	m := describeMachine(scale, rounds)
+	bin := filepath.Join(work, "rsyncd-go")
+	logf("building rsyncd-go")
+	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/rsyncd-go/rsyncd-go/cmd/rsyncd-go").CombinedOutput(); err != nil {
+		return fmt.Errorf("building rsyncd-go: %w: %s", err, b)
+	}
+	z := scaled(scale)
+	src := filepath.Join(work, "src")
+	if err := makeData(src, z); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	stock, err := startStock(mkdir(work, "stock"))
+	if err != nil {
+		return err
+	}
+	defer stock.Stop()
+	gd, err := startGo(bin, mkdir(work, "go"))
+	if err != nil {
+		return err
+	}
+	defer gd.Stop()
+	logf("stock rsyncd pid %d on %s, rsyncd-go pid %d on %s", stock.Pid, stock.Addr, gd.Pid, gd.Addr)
+
+	var results []result
+	// The daemons' logs go to the results, whatever happens.
+	defer saveLogs(work, out)
+	for _, w := range workloads(src, work, z, spread) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !only.MatchString(w.Name) {
+			continue
+		}
+		r := runWorkload(ctx, w, stock, gd, rounds)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		results = append(results, r)
+		logf("%s: stock %.2fs, rsyncd-go %s", r.Name, r.Stock.MedianWall, goCell(r.Go, r.Go.MedianWall, "%.2fs"))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	md := markdown(m, results)
+	fmt.Print(md)
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(md), 0o644); err != nil {
+		return fmt.Errorf("writing results.md: %w", err)
+	}
+	js, err := json.MarshalIndent(struct {
+		Machine   machine  `json:"machine"`
+		Workloads []result `json:"workloads"`
+	}{m, results}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding results: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing results.json: %w", err)
+	}
+	logf("results in %s", out)
+	return nil
+}
+
+// saveLogs copies the daemons' logs into the results dir.
+func saveLogs(work, out string) {
+	for _, name := range []string{"stock", "go"} {
+		b, err := os.ReadFile(filepath.Join(work, name, "log"))
+		if err != nil {
+			logf("no %s log: %v", name, err)
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(out, name+"-daemon.log"), b, 0o644); err != nil {
+			logf("saving %s log: %v", name, err)
+		}
+	}
+}
+
+func mkdir(parent, name string) string {
+	p := filepath.Join(parent, name)
+	_ = os.MkdirAll(p, 0o755) // a failure shows when the daemon writes there
+	return p
+}
+
+// runWorkload runs one warm-up per daemon, then rounds of stock, rsyncd-go.
+// A failing rsyncd-go run marks the workload unsupported for it.
+func runWorkload(ctx context.Context, w workload, stock, gd *daemon, rounds int) result {
+	res := result{Name: w.Name, Desc: w.Desc}
+	logf("%s: %s", w.Name, w.Desc)
+	sides := []struct {
+		d *daemon
+		s *side
+	}{{stock, &res.Stock}, {gd, &res.Go}}
+	for _, x := range sides {
+		if _, err := measure(ctx, w, x.d); err != nil {
+			fail(x.s, x.d, "warm-up", err)
+			continue
+		}
+		if w.verify != nil {
+			if err := w.verify(x.d); err != nil {
+				fail(x.s, x.d, "verify", err)
+			}
+		}
+	}
+	for i := 0; i < rounds && ctx.Err() == nil; i++ {
+		for _, x := range sides {
+			if x.s.Error != "" {
+				continue
+			}
+			r, err := measure(ctx, w, x.d)
+			if err != nil {
+				fail(x.s, x.d, fmt.Sprintf("round %d", i+1), err)
+				continue
+			}
+			x.s.Runs = append(x.s.Runs, r)
+		}
+	}
+	for _, x := range sides {
+		summarize(x.s)
+	}
+	if res.Stock.MedianWall > 0 && res.Go.MedianWall > 0 {
+		res.Ratio = res.Go.MedianWall / res.Stock.MedianWall
+	}
+	return res
+}
+
+func fail(s *side, d *daemon, when string, err error) {
+	s.Error = when + ": " + err.Error()
+	s.Unsupported = !d.Stock
+	s.Runs = nil
+	logf("  %s %s failed: %v", d.Name, when, err)
+}
+
+// measure prepares, then times one run and reads the daemon's CPU time and
+// memory around it.
+func measure(ctx context.Context, w workload, d *daemon) (run, error) {
+	if err := w.prepare(d); err != nil {
+		return run{}, fmt.Errorf("prepare: %w", err)
+	}
+	d.settle()
+	cpu0, err := cpuSeconds(d.Pid, d.Stock)
+	if err != nil {
+		return run{}, err
+	}
+	smp := startSampler(d.Pid, d.Stock)
+	t0 := time.Now()
+	err = w.run(ctx, d)
+	wall := time.Since(t0).Seconds()
+	d.settle()
+	peak := smp.Stop()
+	if err != nil {
+		return run{}, err
+	}
+	cpu1, err := cpuSeconds(d.Pid, d.Stock)
+	if err != nil {
+		return run{}, err
+	}
+	r := run{Wall: wall, CPU: cpu1 - cpu0, PeakRSS: peak}
+	if !d.Stock {
+		r.VmHWM = statusKiB(d.Pid, "VmHWM")
+	}
+	return r, nil
+}
+
+func summarize(s *side) {
+	if len(s.Runs) == 0 {
+		return
+	}
+	var walls, cpus []float64
+	for _, r := range s.Runs {
+		walls = append(walls, r.Wall)
+		cpus = append(cpus, r.CPU)
+		s.PeakRSS = max(s.PeakRSS, r.PeakRSS)
+		s.VmHWM = max(s.VmHWM, r.VmHWM)
+	}
+	s.MedianWall, s.MedianCPU = median(walls), median(cpus)
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+func describeMachine(scale float64, rounds int) machine {
+	m := machine{Nproc: runtime.NumCPU(), Go: runtime.Version(), Scale: scale, Rounds: rounds,
+		Started: time.Now().UTC().Format(time.RFC3339)}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := exec.Command("rsync", "--version").Output(); err == nil {
+		m.Rsync, _, _ = strings.Cut(string(b), "\n")
+		m.Rsync = strings.Join(strings.Fields(m.Rsync), " ")
+	}
+	if b, err := exec.Command("go", "version").Output(); err == nil {
+		m.Go = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// goCell formats an rsyncd-go value, or says why there is none.
+func goCell(s side, v float64, format string) string {
+	switch {
+	case s.Unsupported:
+		return "unsupported"
+	case s.Error != "":
+		return "error"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func stockCell(s side, v float64, format string) string {
+	if s.Error != "" {
+		return "error"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func markdown(m machine, rs []result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %d CPUs, %s; %s; %s; scale %g, %d rounds (medians), %s\n\n",
+		m.Nproc, m.CPU, m.Rsync, m.Go, m.Scale, m.Rounds, m.Started)
+	b.WriteString("| workload | stock wall s | rsyncd-go wall s | ratio go/stock | stock CPU s | rsyncd-go CPU s | stock peak RSS MiB | rsyncd-go peak RSS MiB (sampled) | rsyncd-go VmHWM MiB |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, r := range rs {
+		ratio := "-"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name,
+			stockCell(r.Stock, r.Stock.MedianWall, "%.3f"), goCell(r.Go, r.Go.MedianWall, "%.3f"), ratio,
+			stockCell(r.Stock, r.Stock.MedianCPU, "%.2f"), goCell(r.Go, r.Go.MedianCPU, "%.2f"),
+			stockCell(r.Stock, float64(r.Stock.PeakRSS)/1024, "%.1f"), goCell(r.Go, float64(r.Go.PeakRSS)/1024, "%.1f"),
+			goCell(r.Go, float64(r.Go.VmHWM)/1024, "%.1f"))
+	}
+	b.WriteString("\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "- %s: %s", r.Name, r.Desc)
+		if r.Stock.Error != "" {
+			fmt.Fprintf(&b, "; stock failed: %s", r.Stock.Error)
+		}
+		if r.Go.Error != "" {
+			fmt.Fprintf(&b, "; rsyncd-go failed: %s", r.Go.Error)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nCPU is the daemon's user+sys time (stock: plus its reaped session children). Peak RSS is sampled every 20 ms (stock: daemon + all its children summed); VmHWM is rsyncd-go's lifetime high-water mark.\n")
+	return b.String()
+}
