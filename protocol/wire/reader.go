@@ -45,11 +45,11 @@ func (r *Reader) Count() int64 { return r.count }
 // dispatching other frames.
 func (r *Reader) nextFrame() error {
 	for r.avail == 0 {
-		var h [4]byte
-		if _, err := io.ReadFull(r.br, h[:]); err != nil {
+		h := r.scratch[:4]
+		if _, err := io.ReadFull(r.br, h); err != nil {
 			return err
 		}
-		v := binary.LittleEndian.Uint32(h[:])
+		v := binary.LittleEndian.Uint32(h)
 		n := int(v & 0xFFFFFF)
 		code := int(v>>24) - mplexBase
 		if code < 0 {
