@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -198,6 +199,45 @@ func (t *transfer) setAttrs(name string, f *flist.File, st *stat, exists, symlin
 	mt := time.Unix(f.ModTime, int64(f.ModNsec))
 	if err := root.Chtimes(name, time.Time{}, mt); err != nil {
 		t.noteIOError("rsync: failed to set times on %q: %v", name, err)
+	}
+}
+
+// futimens sets the times of an open file with nanoseconds
+// (utimensat(fd, NULL, ...), as glibc's futimens does).
+func futimens(f *os.File, sec int64, nsec int32) error {
+	ts := [2]unix.Timespec{{Sec: sec, Nsec: int64(nsec)}, {Sec: sec, Nsec: int64(nsec)}}
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if e != 0 {
+		return &fs.PathError{Op: "futimens", Path: f.Name(), Err: e}
+	}
+	return nil
+}
+
+// setFileAttrs brings a freshly written temp file's ownership, permissions
+// and times in line with f through its descriptor, before it is renamed
+// into place: no path is resolved again.
+func (t *transfer) setFileAttrs(out *os.File, name string, f *flist.File) {
+	cfg := t.cfg
+	if (cfg.PreserveUID && amRoot) || cfg.PreserveGID {
+		uid, gid := -1, -1
+		if cfg.PreserveUID && amRoot {
+			uid = int(t.wantUID(f))
+		}
+		if cfg.PreserveGID {
+			gid = int(t.wantGID(f))
+		}
+		if err := out.Chown(uid, gid); err != nil && (uid >= 0 || !errors.Is(err, fs.ErrPermission)) {
+			t.noteIOError("rsync: chown %q failed: %v", name, err)
+		}
+	}
+	// After chown, which clears setuid and setgid bits.
+	if err := out.Chmod(unixToFileMode(t.wantMode(f, nil, false))); err != nil {
+		t.noteIOError("rsync: chmod %q failed: %v", name, err)
+	}
+	if cfg.PreserveTimes {
+		if err := futimens(out, f.ModTime, f.ModNsec); err != nil {
+			t.noteIOError("rsync: failed to set times on %q: %v", name, err)
+		}
 	}
 }
 

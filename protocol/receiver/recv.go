@@ -383,6 +383,11 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 	if cfg.Inplace && writeErr == nil {
 		writeErr = out.Truncate(offset)
 	}
+	local := h.Sum(nil)
+	verified := subtle.ConstantTimeCompare(local[:want], remote) == 1
+	if writeErr == nil && verified && !cfg.Inplace {
+		t.setFileAttrs(out, name, f)
+	}
 	if cerr := out.Close(); writeErr == nil {
 		writeErr = cerr
 	}
@@ -392,23 +397,20 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 			t.noteIOError("rsync: write failed on %q: %v", name, writeErr)
 			return true, nil
 		}
-		ok := subtle.ConstantTimeCompare(h.Sum(nil)[:want], remote) == 1
-		if ok {
+		if verified {
 			t.setAttrs(name, f, nil, false, false)
 		}
-		return ok, nil
+		return verified, nil
 	}
 	if writeErr != nil {
 		r.removeTemp(tmp)
 		t.noteIOError("rsync: write failed on %q: %v", name, writeErr)
 		return true, nil
 	}
-	local := h.Sum(nil)
-	if subtle.ConstantTimeCompare(local[:want], remote) != 1 {
+	if !verified {
 		r.removeTemp(tmp)
 		return false, nil
 	}
-	t.setAttrs(tmp, f, nil, false, false)
 	if cfg.Backup {
 		if err := t.makeBackup(name, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			r.removeTemp(tmp)
