@@ -100,25 +100,7 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		return fail(rerr.New(rerr.FileSelect, "module %q filter: %v", s.Module, err))
 	}
 
-	fo := flist.Options{
-		Protocol:          proto,
-		VarintFlags:       st.compat&cfVarintFlistFlags != 0,
-		SafeFlist:         st.compat&cfSafeFlist != 0 || proto >= 31,
-		ID0Names:          st.compat&cfID0Names != 0,
-		PreserveUID:       o.Owner,
-		PreserveGID:       o.Group,
-		NumericIDs:        o.NumericIDs,
-		PreserveDevices:   o.Devices,
-		PreserveSpecials:  o.Specials,
-		PreserveLinks:     o.Links,
-		PreserveHardLinks: o.HardLinks > 0,
-		PreserveAtimes:    o.Atimes > 0,
-		AlwaysChecksum:    o.Checksum,
-		ChecksumLen:       st.fileChecksum.Size(),
-		Recurse:           o.Recursive,
-		RelativePaths:     o.Relative,
-	}
-	list, err := flist.ReadList(r, fo)
+	list, err := flist.ReadList(r, flistOptions(o, st, proto))
 	if err != nil {
 		return fail(streamOrProtocol(err))
 	}
@@ -231,24 +213,7 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 		Seed:            st.seed,
 		Compression:     codec,
 		CompressLevel:   level,
-		Flist: flist.Options{
-			Protocol:          proto,
-			VarintFlags:       st.compat&cfVarintFlistFlags != 0,
-			SafeFlist:         st.compat&cfSafeFlist != 0 || proto >= 31,
-			ID0Names:          st.compat&cfID0Names != 0,
-			PreserveUID:       o.Owner,
-			PreserveGID:       o.Group,
-			NumericIDs:        o.NumericIDs,
-			PreserveDevices:   o.Devices,
-			PreserveSpecials:  o.Specials,
-			PreserveLinks:     o.Links,
-			PreserveHardLinks: o.HardLinks > 0,
-			PreserveAtimes:    o.Atimes > 0,
-			AlwaysChecksum:    o.Checksum,
-			ChecksumLen:       st.fileChecksum.Size(),
-			Recurse:           o.Recursive,
-			RelativePaths:     o.Relative,
-		},
+		Flist:           flistOptions(o, st, proto),
 		Recursive:       o.Recursive,
 		Relative:        o.Relative,
 		ImpliedDirs:     o.ImpliedDirs || proto >= 30,
@@ -272,6 +237,29 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 	stats.Files, stats.Transferred = sst.Files, sst.Transferred
 	stats.Literal, stats.Matched = sst.Literal, sst.Matched
 	return stats, err
+}
+
+// flistOptions is how both directions encode the file list: what the
+// client's options and the negotiated compat flags say.
+func flistOptions(o *options.Options, st setup, proto int) flist.Options {
+	return flist.Options{
+		Protocol:          proto,
+		VarintFlags:       st.compat&cfVarintFlistFlags != 0,
+		SafeFlist:         st.compat&cfSafeFlist != 0 || proto >= 31,
+		ID0Names:          st.compat&cfID0Names != 0,
+		PreserveUID:       o.Owner,
+		PreserveGID:       o.Group,
+		NumericIDs:        o.NumericIDs,
+		PreserveDevices:   o.Devices,
+		PreserveSpecials:  o.Specials,
+		PreserveLinks:     o.Links,
+		PreserveHardLinks: o.HardLinks > 0,
+		PreserveAtimes:    o.Atimes > 0,
+		AlwaysChecksum:    o.Checksum,
+		ChecksumLen:       st.fileChecksum.Size(),
+		Recurse:           o.Recursive,
+		RelativePaths:     o.Relative,
+	}
 }
 
 // cleanDest confines a destination argument to the module: leading

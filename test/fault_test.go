@@ -26,28 +26,7 @@ func TestKilledClient(t *testing.T) {
 	}
 	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
 
-	cmd := exec.Command(rsyncBin(t), "--password-file="+d.PwFile, "-a", "--bwlimit=1000", src+"/", d.URL("backup/"))
-	must(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-
-	// Wait until the daemon is writing its temp file, then kill the client.
-	deadline := time.Now().Add(30 * time.Second)
-	for !hasTemp(t, d.Data) {
-		if time.Now().After(deadline) {
-			t.Fatal("no temp file appeared")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	must(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-
-	deadline = time.Now().Add(15 * time.Second)
-	for hasTemp(t, d.Data) {
-		if time.Now().After(deadline) {
-			t.Fatal("temp file left behind after the client was killed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	killMidTransfer(t, d, 0, "-a", "--bwlimit=1000", src+"/", d.URL("backup/"))
 	got, err := os.ReadFile(filepath.Join(d.Data, "big"))
 	must(t, err)
 	if !bytes.Equal(got, old) {
@@ -56,6 +35,35 @@ func TestKilledClient(t *testing.T) {
 	// The daemon still serves: a complete push goes through.
 	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
 	compareTrees(t, src, d.Data, true)
+}
+
+// killMidTransfer starts the stock client with args, waits until the
+// daemon's temp file holds at least minBytes, kills the client with SIGKILL
+// and waits until the daemon has dealt with its temp file.
+func killMidTransfer(t *testing.T, d *daemon, minBytes int64, args ...string) {
+	t.Helper()
+	cmd := exec.Command(rsyncBin(t), append([]string{"--password-file=" + d.PwFile}, args...)...)
+	must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, err := tempSize(d.Data); err == nil && n >= minBytes {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the transfer did not progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	deadline = time.Now().Add(15 * time.Second)
+	for hasTemp(t, d.Data) {
+		if time.Now().After(deadline) {
+			t.Fatal("temp file left behind after the client was killed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func hasTemp(t *testing.T, dir string) bool {
@@ -82,32 +90,10 @@ func TestPartialDir(t *testing.T) {
 		big[i] = byte(i*131 + i>>11)
 	}
 	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
-	cmd := exec.Command(rsyncBin(t), "--password-file="+d.PwFile, "-a", "--partial-dir=.partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
-	must(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	// Let a few MiB arrive, then kill the client.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if fi, err := tempSize(d.Data); err == nil && fi > 2<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the transfer did not progress")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	must(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-	partial := filepath.Join(d.Data, ".partial", "big")
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		if fi, err := os.Stat(partial); err == nil && fi.Size() > 0 && !hasTemp(t, d.Data) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no partial file was kept")
-		}
-		time.Sleep(20 * time.Millisecond)
+	killMidTransfer(t, d, 2<<20, "-a", "--partial-dir=.partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
+	// The temp file became the partial file (renamed, so it is never missing).
+	if fi, err := os.Stat(filepath.Join(d.Data, ".partial", "big")); err != nil || fi.Size() == 0 {
+		t.Fatalf("no partial file was kept: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(d.Data, "big")); err == nil {
 		t.Fatal("the partial file took the target's place")
@@ -174,28 +160,7 @@ func TestPartial(t *testing.T) {
 	}
 	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
 	must(t, os.WriteFile(filepath.Join(d.Data, "big"), []byte("old"), 0o644))
-	cmd := exec.Command(rsyncBin(t), "--password-file="+d.PwFile, "-a", "--partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
-	must(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if n, err := tempSize(d.Data); err == nil && n > 2<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the transfer did not progress")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	must(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
-	deadline = time.Now().Add(15 * time.Second)
-	for hasTemp(t, d.Data) {
-		if time.Now().After(deadline) {
-			t.Fatal("temp file left behind")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	killMidTransfer(t, d, 2<<20, "-a", "--partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
 	got, err := os.ReadFile(filepath.Join(d.Data, "big"))
 	must(t, err)
 	if len(got) < 2<<20 || len(got) >= len(big) || !bytes.Equal(got, big[:len(got)]) {
