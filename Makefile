@@ -12,10 +12,11 @@ all: build
 build:
 	$(GO) build ./...
 
-# The end-to-end tests drive Debian's stock rsync client and daemon.
+# The end-to-end tests drive Debian's stock rsync client and daemon, and
+# systemd-socket-activate.
 deps:
 	@command -v rsync >/dev/null 2>&1 && command -v systemd-socket-activate >/dev/null 2>&1 || { \
-		echo "installing Debian's rsync package (tests drive the stock client)"; \
+		echo "installing Debian's rsync and systemd packages (tests drive the stock client, daemon and systemd-socket-activate)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync systemd; }
 
 test: deps
