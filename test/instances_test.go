@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -288,5 +289,66 @@ func TestLogFormatAndMotd(t *testing.T) {
 	}
 	if !sawTransfer {
 		t.Errorf("no transfer line with module and user in the JSON log:\n%s", b)
+	}
+}
+
+// TestReload: SIGHUP adds a module while a large push is running; the push
+// completes intact under the old config, the new module is served; a broken
+// config on SIGHUP is refused (logged) and the old one keeps serving.
+func TestReload(t *testing.T) {
+	d := startDaemon(t, "", "")
+	src := filepath.Join(t.TempDir(), "data")
+	must(t, os.MkdirAll(src, 0o755))
+	big := make([]byte, 16<<20)
+	for i := range big {
+		big[i] = byte(i*17 + i>>9)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
+	push := exec.Command(rsyncBin(t), "--password-file="+d.PwFile, "-a", "--bwlimit=4000", src+"/", d.URL("backup/"))
+	must(t, push.Start())
+	t.Cleanup(func() { _ = push.Process.Kill(); _ = push.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !hasTemp(t, d.Data) {
+		if time.Now().After(deadline) {
+			t.Fatal("the push did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	second := filepath.Join(t.TempDir(), "second")
+	must(t, os.Mkdir(second, 0o755))
+	cfg, err := os.ReadFile(d.config)
+	must(t, err)
+	newCfg := string(cfg) + "  - name: second\n    path: " + second + "\n    comment: added by reload\n"
+	must(t, os.WriteFile(d.config, []byte(newCfg), 0o644))
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	waitLog(t, d, "config reloaded")
+	res := mustRsync(t, nil, "rsync://"+d.Addr+"/")
+	if !strings.Contains(res.Stdout, "added by reload") {
+		t.Errorf("the new module is not listed after SIGHUP:\n%s", res.Stdout)
+	}
+	if err := push.Wait(); err != nil {
+		t.Fatalf("the push running across the reload failed: %v", err)
+	}
+	compareTrees(t, src, d.Data, true)
+
+	must(t, os.WriteFile(d.config, []byte(newCfg+"  - name: broken\n    pathh: /nowhere\n"), 0o644))
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	waitLog(t, d, "config refused")
+	res = mustRsync(t, nil, "rsync://"+d.Addr+"/")
+	if !strings.Contains(res.Stdout, "added by reload") || strings.Contains(res.Stdout, "broken") {
+		t.Errorf("after a refused reload the old config should serve:\n%s", res.Stdout)
+	}
+}
+
+// waitLog waits until the daemon has logged text.
+func waitLog(t *testing.T, d *daemon, text string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.Log(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not log %q:\n%s", text, d.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -76,31 +76,51 @@ func run(ctx context.Context, f *flags) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 
-	var (
-		inst *instances.Instance
-		info *instances.DefaultInfo
-		err  error
-	)
+	var info *instances.DefaultInfo
+	var load func() (*instances.Instance, error)
 	switch {
 	case f.config != "" && f.instance != "":
 		return errors.New("--config and --instance exclude each other")
 	case f.config != "":
-		inst, err = instances.Load(f.config)
+		load = func() (*instances.Instance, error) { return instances.Load(f.config) }
 	case f.instance != "":
-		var path string
-		if path, err = instances.Find(instances.ConfigDir(f.configDir), f.instance); err == nil {
-			inst, err = instances.Load(path)
+		load = func() (*instances.Instance, error) {
+			path, err := instances.Find(instances.ConfigDir(f.configDir), f.instance)
+			if err != nil {
+				return nil, err
+			}
+			return instances.Load(path)
 		}
 	default:
-		var di instances.DefaultInfo
-		inst, di, err = instances.Default()
-		info = &di
+		load = func() (*instances.Instance, error) {
+			inst, di, err := instances.Default()
+			info = &di
+			return inst, err
+		}
 	}
+	// loadChecked is the whole validation, at start and on every reload.
+	loadChecked := func() (*instances.Instance, *server.Config, error) {
+		inst, err := load()
+		if err != nil {
+			return nil, nil, err
+		}
+		if errs := unsupported(inst); len(errs) > 0 {
+			return nil, nil, multierror.Append(nil, errs...)
+		}
+		motd, err := readMotd(inst.Motd)
+		if err != nil {
+			return nil, nil, err
+		}
+		return inst, &server.Config{
+			Modules:        inst.Modules,
+			MaxConnections: inst.MaxConnections,
+			Timeout:        inst.Timeout,
+			Motd:           motd,
+		}, nil
+	}
+	inst, cfg, err := loadChecked()
 	if err != nil {
 		return err
-	}
-	if errs := unsupported(inst); len(errs) > 0 {
-		return multierror.Append(nil, errs...)
 	}
 	log, closeLog, err := instanceLogger(inst, level)
 	if err != nil {
@@ -109,16 +129,6 @@ func run(ctx context.Context, f *flags) error {
 	defer closeLog()
 	log = log.With("instance", inst.Name)
 
-	motd, err := readMotd(inst.Motd)
-	if err != nil {
-		return err
-	}
-	cfg := &server.Config{
-		Modules:        inst.Modules,
-		MaxConnections: inst.MaxConnections,
-		Timeout:        inst.Timeout,
-		Motd:           motd,
-	}
 	srv := server.New(cfg, log)
 	if f.inetd {
 		c, err := server.StdioConn()
@@ -155,10 +165,21 @@ func run(ctx context.Context, f *flags) error {
 	defer nstop()
 	sd := newNotifier(log)
 	go sd.run(nctx, srv.Active)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			break wait
+		case <-hup:
+			sd.send(daemon.SdNotifyReloading)
+			reload(log, srv, inst, loadChecked)
+			sd.send(daemon.SdNotifyReady + "\nSTATUS=" + status(srv.Active()))
+		}
 	}
 	sd.send(daemon.SdNotifyStopping + "\nSTATUS=stopping: " + status(srv.Active()))
 	log.Info("shutting down", "grace", f.grace)
@@ -244,4 +265,26 @@ func readMotd(path string) (string, error) {
 		return "", fmt.Errorf("motd_file %s: larger than %d bytes", path, maxMotd)
 	}
 	return string(b), nil
+}
+
+// reload applies a re-read config to new connections; sessions in flight
+// keep the one they started with. A config that fails validation is not
+// applied: every error is logged and the old config stays.
+func reload(log *slog.Logger, srv *server.Server, running *instances.Instance, loadChecked func() (*instances.Instance, *server.Config, error)) {
+	inst, cfg, err := loadChecked()
+	if err != nil {
+		for _, e := range problems(err) {
+			log.Error("reload: config refused; the old one stays in force", "err", e)
+		}
+		return
+	}
+	srv.SetConfig(cfg)
+	names := make([]string, len(inst.Modules))
+	for i, m := range inst.Modules {
+		names[i] = m.Name
+	}
+	log.Info("config reloaded", "modules", strings.Join(names, ","))
+	if strings.Join(inst.Listen, ",") != strings.Join(running.Listen, ",") {
+		log.Warn("reload: listen addresses changed; they take effect on restart", "listen", strings.Join(inst.Listen, ","))
+	}
 }
