@@ -257,12 +257,12 @@ func (s *conn) serve(ctx context.Context) {
 		"literal", res.Stats.Literal, "matched", res.Stats.Matched,
 		"duration", time.Since(start).Round(time.Millisecond),
 	}
-	s.linger()
 	if err != nil {
 		s.log.Warn("transfer failed", append(attrs, "code", rerr.Code(err), "err", err)...)
-		return
+	} else {
+		s.log.Info("transfer done", attrs...)
 	}
-	s.log.Info("transfer done", attrs...)
+	s.linger()
 }
 
 // linger half-closes the connection and reads what the client still sends

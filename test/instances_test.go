@@ -275,20 +275,28 @@ func TestLogFormatAndMotd(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "data")
 	makeTree(t, src, 2)
 	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
-	b, err := os.ReadFile(logFile)
-	must(t, err)
-	var sawTransfer bool
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
+	// The daemon may still be writing the line as the client exits.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(logFile)
+		must(t, err)
+		sawTransfer := false
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("log line is not JSON: %q", line)
+			}
+			if rec["msg"] == "transfer done" && rec["module"] == "backup" && rec["user"] == "rsync_backup" {
+				sawTransfer = true
+			}
 		}
-		if rec["msg"] == "transfer done" && rec["module"] == "backup" && rec["user"] == "rsync_backup" {
-			sawTransfer = true
+		if sawTransfer {
+			break
 		}
-	}
-	if !sawTransfer {
-		t.Errorf("no transfer line with module and user in the JSON log:\n%s", b)
+		if time.Now().After(deadline) {
+			t.Fatalf("no transfer line with module and user in the JSON log:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
