@@ -67,6 +67,7 @@ that pushes to it.`,
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long transfers may run on after SIGTERM")
 	fl.BoolVar(&f.inetd, "inetd", false, "serve the one connection on stdin/stdout, then exit (inetd, systemd Accept=yes)")
 	cmd.AddCommand(newInstancesCmd(&f), newCheckCmd(&f))
+	cmd.AddCommand(newGeneratorCmd(&f))
 	return cmd
 }
 
