@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 )
 
 const (
@@ -106,46 +107,6 @@ func IsTempName(base string) bool {
 	return err == nil
 }
 
-// openParent opens the directory holding name through the root, for the *at
-// system calls os.Root lacks.
-func openParent(root *os.Root, name string) (*os.File, string, error) {
-	dir, base := path.Split(name)
-	if dir == "" {
-		dir = "."
-	}
-	d, err := root.Open(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	return d, base, nil
-}
-
-func mknod(root *os.Root, name string, mode uint32, rdev uint64) error {
-	d, base, err := openParent(root, name)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := unix.Mknodat(int(d.Fd()), base, mode, int(rdev)); err != nil {
-		return &fs.PathError{Op: "mknod", Path: name, Err: err}
-	}
-	return nil
-}
-
-// lutimes sets the times of a symlink itself.
-func lutimes(root *os.Root, name string, sec int64, nsec int32) error {
-	d, base, err := openParent(root, name)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	ts := []unix.Timespec{{Sec: sec, Nsec: int64(nsec)}, {Sec: sec, Nsec: int64(nsec)}}
-	if err := unix.UtimesNanoAt(int(d.Fd()), base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &fs.PathError{Op: "lutimes", Path: name, Err: err}
-	}
-	return nil
-}
-
 // setAttrs brings permissions, ownership and times of name in line with f.
 // st is the current status when known (exists), nil for a fresh entry.
 func (t *transfer) setAttrs(name string, f *flist.File, st *stat, exists, symlink bool) {
@@ -188,7 +149,7 @@ func (t *transfer) setAttrs(name string, f *flist.File, st *stat, exists, symlin
 		if cfg.OmitLinkTimes {
 			return
 		}
-		if err := lutimes(root, name, f.ModTime, f.ModNsec); err != nil && !errors.Is(err, unix.ENOSYS) {
+		if err := rootfs.Lutimes(root, name, f.ModTime, f.ModNsec); err != nil && !errors.Is(err, unix.ENOSYS) {
 			t.noteIOError("rsync: failed to set times on %q: %v", name, err)
 		}
 		return

@@ -14,6 +14,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
 
@@ -423,7 +424,7 @@ func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, e
 func (t *transfer) genSpecial(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
 	same := exists && (st.mode&sIFMT) == (f.Mode&sIFMT) && (!f.IsDevice() || st.rdev == rdevOf(f))
 	return t.genNonRegular(ndx, f, name, st, exists, same, func(tmp string) error {
-		return mknod(t.cfg.Root, tmp, f.Mode, rdevOf(f))
+		return rootfs.Mknod(t.cfg.Root, tmp, f.Mode, rdevOf(f))
 	})
 }
 

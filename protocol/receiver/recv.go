@@ -17,6 +17,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
@@ -262,7 +263,7 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 
 	var basis *os.File
 	if head.count > 0 {
-		basis, err = cfg.Root.OpenFile(basisName, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		basis, err = rootfs.OpenNoFollow(cfg.Root, basisName)
 		// A missing basis is no error (some senders describe blocks we
 		// never offered): block references then fail the checksum and
 		// the file is sent again whole.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"os/user"
 	"path"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
 
@@ -461,7 +461,7 @@ func (b *builder) fileSum(disk string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := b.cfg.Root.OpenFile(disk, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := rootfs.OpenNoFollow(b.cfg.Root, disk)
 	if err != nil {
 		return nil, err
 	}

@@ -9,17 +9,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
-	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
@@ -384,7 +381,7 @@ func (s *session) sendFile(q request) error {
 	if cfg.CopyLinks || cfg.CopyUnsafeLinks {
 		f, err = cfg.Root.Open(disk) // the entry may be a followed link
 	} else {
-		f, err = openNoFollow(cfg.Root, disk)
+		f, err = rootfs.OpenNoFollow(cfg.Root, disk)
 	}
 	var fi fs.FileInfo
 	if err == nil {
@@ -456,38 +453,6 @@ func (s *session) updatingBasis(q request) bool {
 		return q.basisType == fnamecmpFname
 	}
 	return !s.cfg.Backup
-}
-
-// openNoFollow opens a regular file of the module for reading without
-// following a symlink in its last component, which os.Root.OpenFile does
-// even with O_NOFOLLOW: the parent comes through the root, the name is
-// opened with openat(2). O_NONBLOCK keeps a FIFO swapped in from blocking.
-func openNoFollow(root *os.Root, disk string) (*os.File, error) {
-	dir, base := path.Split(disk)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		dir = "."
-	}
-	d, err := root.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	sc, err := d.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	fd := -1
-	var oerr error
-	if err := sc.Control(func(dfd uintptr) {
-		fd, oerr = unix.Openat(int(dfd), base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	}); err != nil {
-		return nil, err
-	}
-	if oerr != nil {
-		return nil, &fs.PathError{Op: "open", Path: disk, Err: oerr}
-	}
-	return os.NewFile(uintptr(fd), disk), nil
 }
 
 func (s *session) say(tag wire.MsgTag, format string, args ...any) {

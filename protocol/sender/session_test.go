@@ -11,6 +11,7 @@ import (
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
@@ -148,7 +149,7 @@ func TestOpenNoFollow(t *testing.T) {
 		{"../a", false},      // and above it is refused
 		{"nope", false},
 	} {
-		f, err := openNoFollow(root, c.name)
+		f, err := rootfs.OpenNoFollow(root, c.name)
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
 		}
