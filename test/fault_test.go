@@ -85,10 +85,7 @@ func TestPartialDir(t *testing.T) {
 	d := startDaemon(t, "", "")
 	src := filepath.Join(t.TempDir(), "data")
 	must(t, os.MkdirAll(src, 0o755))
-	big := make([]byte, 24<<20)
-	for i := range big {
-		big[i] = byte(i*131 + i>>11)
-	}
+	big := patterned(24<<20, func(i int) byte { return byte(i*131 + i>>11) })
 	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
 	killMidTransfer(t, d, 2<<20, "-a", "--partial-dir=.partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
 	// The temp file became the partial file (renamed, so it is never missing).
@@ -128,10 +125,7 @@ func TestInplace(t *testing.T) {
 	d := startDaemon(t, "", "")
 	src := filepath.Join(t.TempDir(), "data")
 	must(t, os.MkdirAll(src, 0o755))
-	big := make([]byte, 4<<20)
-	for i := range big {
-		big[i] = byte(i*7 + i>>10)
-	}
+	big := patterned(4<<20, func(i int) byte { return byte(i*7 + i>>10) })
 	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
 	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
 	var before syscall.Stat_t
@@ -154,10 +148,7 @@ func TestPartial(t *testing.T) {
 	d := startDaemon(t, "", "")
 	src := filepath.Join(t.TempDir(), "data")
 	must(t, os.MkdirAll(src, 0o755))
-	big := make([]byte, 24<<20)
-	for i := range big {
-		big[i] = byte(i*131 + i>>11)
-	}
+	big := patterned(24<<20, func(i int) byte { return byte(i*131 + i>>11) })
 	must(t, os.WriteFile(filepath.Join(src, "big"), big, 0o644))
 	must(t, os.WriteFile(filepath.Join(d.Data, "big"), []byte("old"), 0o644))
 	killMidTransfer(t, d, 2<<20, "-a", "--partial", "--bwlimit=2000", src+"/", d.URL("backup/"))
@@ -166,4 +157,14 @@ func TestPartial(t *testing.T) {
 	if len(got) < 2<<20 || len(got) >= len(big) || !bytes.Equal(got, big[:len(got)]) {
 		t.Fatalf("partial file: %d bytes, want a prefix of the %d-byte source", len(got), len(big))
 	}
+}
+
+// patterned returns n bytes made by f: compressible data whose blocks
+// differ, for the large-file tests.
+func patterned(n int, f func(int) byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = f(i)
+	}
+	return b
 }

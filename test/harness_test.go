@@ -1,12 +1,10 @@
 package test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -126,34 +124,7 @@ var listenRE = regexp.MustCompile(`msg=listening .*addr=(\S+)`)
 
 func (d *daemon) start(t testing.TB, args ...string) {
 	t.Helper()
-	d.cmd = exec.Command(daemonBin, args...)
-	stderr, err := d.cmd.StderrPipe()
-	must(t, err)
-	must(t, d.cmd.Start())
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			line := sc.Text()
-			d.logMu.Lock()
-			d.log.WriteString(line + "\n")
-			d.logMu.Unlock()
-			if m := listenRE.FindStringSubmatch(line); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	t.Cleanup(func() { d.stop(t) })
-	select {
-	case d.Addr = <-addrc:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("rsyncd-go did not start listening; log:\n%s", d.Log())
-	}
+	d.startVia(t, listenRE, daemonBin, args...)
 }
 
 // stop ends the daemon this test started, by its PID, and reports a crash.

@@ -52,6 +52,7 @@ func (d *daemon) startVia(t testing.TB, ready *regexp.Regexp, name string, args 
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
 			line := sc.Text()
 			d.logMu.Lock()
