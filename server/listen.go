@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"golang.org/x/sys/unix"
@@ -74,10 +76,15 @@ func fileListener(f *os.File) (net.Listener, error) {
 }
 
 // Listen listens on every address of addrs, or on none if one fails.
+// The wildcards mean what they mean to rsyncd and systemd, not Go's
+// default: "0.0.0.0:P" is IPv4 only, "[::]:P" and ":P" are dual-stack,
+// except that "[::]:P" is IPv6 only when addrs also hold an IPv4 address
+// on port P (a dual-stack socket would take that port from it).
 func Listen(addrs []string) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, addr := range addrs {
-		l, err := net.Listen("tcp", addr)
+		network, lc := listenConfig(addr, addrs)
+		l, err := lc.Listen(context.Background(), network, addr)
 		if err != nil {
 			closeAll(lns)
 			return nil, fmt.Errorf("listen: %w", err)
@@ -85,6 +92,38 @@ func Listen(addrs []string) ([]net.Listener, error) {
 		lns = append(lns, l)
 	}
 	return lns, nil
+}
+
+// listenConfig returns the network and settings for listening on addr,
+// one of addrs.
+func listenConfig(addr string, addrs []string) (string, *net.ListenConfig) {
+	lc := &net.ListenConfig{}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "tcp", lc // net.Listen reports the error
+	}
+	switch host {
+	case "0.0.0.0":
+		return "tcp4", lc
+	case "", "::":
+		for _, other := range addrs {
+			h, p, err := net.SplitHostPort(other)
+			if err != nil || p != port {
+				continue
+			}
+			if ip, err := netip.ParseAddr(h); err == nil && ip.Unmap().Is4() {
+				lc.Control = func(_, _ string, c syscall.RawConn) error {
+					var serr error
+					err := c.Control(func(fd uintptr) {
+						serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+					})
+					return errors.Join(err, serr)
+				}
+				return "tcp6", lc
+			}
+		}
+	}
+	return "tcp", lc
 }
 
 func closeAll(lns []net.Listener) {
@@ -121,9 +160,9 @@ func StdioConn() (net.Conn, error) {
 // AddrsOverlap reports whether listeners on a and b (host:port as in a
 // config's listen list) would fight over one port: the same non-zero port
 // and addresses that intersect. An empty host and the wildcards 0.0.0.0
-// and :: intersect every address, since Go listens dual-stack on them;
-// "localhost" stands for 127.0.0.1 and ::1. Malformed addresses never
-// overlap: the per-file check reports them.
+// and :: intersect every address (:: may be dual-stack), 0.0.0.0 every
+// IPv4 address; "localhost" stands for 127.0.0.1 and ::1. Malformed
+// addresses never overlap: the per-file check reports them.
 func AddrsOverlap(a, b string) bool {
 	ha, pa, ok := splitListen(a)
 	if !ok {
@@ -133,12 +172,9 @@ func AddrsOverlap(a, b string) bool {
 	if !ok || pa != pb || pa == 0 {
 		return false
 	}
-	if ha == nil || hb == nil {
-		return true
-	}
 	for _, x := range ha {
 		for _, y := range hb {
-			if x == y {
+			if x == y || x == any4 && y.Is4() || y == any4 && x.Is4() || x == any6 || y == any6 {
 				return true
 			}
 		}
@@ -146,8 +182,13 @@ func AddrsOverlap(a, b string) bool {
 	return false
 }
 
-// splitListen returns the addresses a listen entry binds (nil for every
-// address) and its port.
+var (
+	any4 = netip.IPv4Unspecified()
+	any6 = netip.IPv6Unspecified()
+)
+
+// splitListen returns the addresses a listen entry binds (a wildcard
+// address stands for its family, :: for both) and its port.
 func splitListen(s string) ([]netip.Addr, uint16, bool) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
@@ -159,7 +200,7 @@ func splitListen(s string) ([]netip.Addr, uint16, bool) {
 	}
 	switch host {
 	case "":
-		return nil, uint16(p), true
+		return []netip.Addr{any6}, uint16(p), true
 	case "localhost":
 		return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}, uint16(p), true
 	}
@@ -168,8 +209,5 @@ func splitListen(s string) ([]netip.Addr, uint16, bool) {
 		return nil, 0, false
 	}
 	ip = ip.Unmap().WithZone("")
-	if ip.IsUnspecified() {
-		return nil, uint16(p), true
-	}
 	return []netip.Addr{ip}, uint16(p), true
 }

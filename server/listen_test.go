@@ -28,10 +28,38 @@ func TestAddrsOverlap(t *testing.T) {
 		{"nohost", "127.0.0.1:873", false},
 		{"127.0.0.1:x", "127.0.0.1:873", false},
 		{"example.com:873", "0.0.0.0:873", false},
+		{"0.0.0.0:873", "[::1]:873", false}, // 0.0.0.0 is IPv4 only
+		{"0.0.0.0:873", "[::]:873", true},
+		{":873", "0.0.0.0:873", true},
+		{":873", "127.0.0.1:873", true},
 	}
 	for _, tc := range tests {
 		if got := AddrsOverlap(tc.a, tc.b); got != tc.want {
 			t.Errorf("AddrsOverlap(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestListenConfig(t *testing.T) {
+	tests := []struct {
+		addr   string
+		others []string
+		net    string
+		v6only bool
+	}{
+		{"0.0.0.0:873", nil, "tcp4", false},
+		{"[::]:873", nil, "tcp", false},
+		{":873", nil, "tcp", false},
+		{"[::]:873", []string{"10.0.0.1:873"}, "tcp6", true},
+		{":873", []string{"0.0.0.0:873"}, "tcp6", true},
+		{"[::]:873", []string{"10.0.0.1:874"}, "tcp", false},
+		{"[::]:873", []string{"[::1]:873"}, "tcp", false},
+		{"127.0.0.1:873", []string{"0.0.0.0:873"}, "tcp", false},
+	}
+	for _, tc := range tests {
+		network, lc := listenConfig(tc.addr, append([]string{tc.addr}, tc.others...))
+		if network != tc.net || (lc.Control != nil) != tc.v6only {
+			t.Errorf("listenConfig(%q, +%q) = %s, v6only %v; want %s, %v", tc.addr, tc.others, network, lc.Control != nil, tc.net, tc.v6only)
 		}
 	}
 }

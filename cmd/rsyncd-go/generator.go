@@ -200,8 +200,11 @@ func socketDropIn(inst *instances.Instance) (string, []string) {
 		}
 		var a netip.Addr
 		switch host {
-		case "", "0.0.0.0":
+		case "0.0.0.0":
 			a = netip.IPv4Unspecified()
+		case "":
+			// As rsyncd without "address": every address, both families.
+			a = netip.IPv6Unspecified()
 		case "localhost":
 			// Go's net.Listen binds the first address of localhost, IPv4.
 			a = netip.AddrFrom4([4]byte{127, 0, 0, 1})
@@ -216,7 +219,7 @@ func socketDropIn(inst *instances.Instance) (string, []string) {
 		ps = append(ps, parsed{a, uint16(p)})
 	}
 	// BindIPv6Only= is one setting for all sockets of the unit. rsyncd-go
-	// binding [::]:P itself gets a dual-stack socket (Go's default), so
+	// binding [::]:P itself gets a dual-stack socket (server.Listen), so
 	// "both" keeps that meaning under systemd. When the same instance also
 	// listens on IPv4 on port P, a dual-stack [::]:P would make that bind
 	// fail with EADDRINUSE: then [::]:P must be ipv6-only, and the IPv4
@@ -239,7 +242,7 @@ func socketDropIn(inst *instances.Instance) (string, []string) {
 		// ListenStream= takes; % starts a specifier in unit files.
 		s := strings.ReplaceAll(netip.AddrPortFrom(p.addr, p.port).String(), "%", "%%")
 		if seen[s] {
-			continue // ":873" and "0.0.0.0:873" are one socket
+			continue // ":873" and "[::]:873" are one socket
 		}
 		seen[s] = true
 		fmt.Fprintf(&b, "ListenStream=%s\n", s)
