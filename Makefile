@@ -5,7 +5,7 @@ GO ?= go
 STATICCHECK_VERSION := v0.8.2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps lint fuzz-short run
+.PHONY: all build test deps lint fuzz-short run deb deb-check
 
 all: build
 
@@ -35,3 +35,27 @@ fuzz-short:
 
 run:
 	$(GO) run ./cmd/rsyncd-go
+
+# The Debian package, with Go tools only: a static binary stamped with
+# `git describe`, its man pages from the cobra command tree, and nfpm at a
+# pinned version (go run pkg@version leaves go.mod alone). nfpm v2.46 and
+# later depend on modules the Go module proxy does not serve.
+NFPM_VERSION := v2.45.2
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+DEB_VERSION := $(shell sh packaging/deb-version '$(VERSION)')
+# Dates in the man pages and the package: the last commit's, for
+# reproducible builds.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+deb:
+	rm -rf dist/pkg
+	mkdir -p dist/pkg/man
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o dist/pkg/rsyncd-go ./cmd/rsyncd-go
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) dist/pkg/rsyncd-go man dist/pkg/man
+	gzip -9n dist/pkg/man/*.1
+	rm -f dist/rsyncd-go_*.deb
+	VERSION='$(DEB_VERSION)' SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) package -p deb -f packaging/nfpm.yaml -t dist/
+
+# The package's contents and modes, and systemd-analyze verify of its units.
+deb-check: deps deb
+	bash packaging/check-deb dist/rsyncd-go_*.deb

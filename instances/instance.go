@@ -37,7 +37,18 @@ type Instance struct {
 	Motd           string        // "motd_file": path of the file whose contents greet clients, "" = none
 	LogFormat      string        // "log_format": "text" (default) or "json"
 	LogFile        string        // "log_file": "" = stderr
-	Modules        []modules.Module
+	PidFile        string        // "pid_file": written (and locked) while listening, as rsyncd does; "" = none
+	// "lock_file": max_connections counted in this file's locks, across
+	// processes (--inetd); "" = counted in the one process.
+	LockFile string
+	// "metrics_listen": ADDRESS:PORT serving Prometheus metrics, "" = off.
+	MetricsListen string
+	// "proxy_protocol": connections start with a PROXY v1/v2 header whose
+	// client address replaces the peer's; only accepted from a peer in
+	// "proxy_protocol_hosts" (required then, hosts_allow syntax).
+	ProxyProtocol      bool
+	ProxyProtocolHosts []string
+	Modules            []modules.Module
 }
 
 // Module returns the module a client asks for by name; names match exactly,
@@ -88,13 +99,14 @@ func ConfigDir(flagValue string) string {
 }
 
 // Find returns the config file of instance name in dir: <dir>/<name>.yaml,
-// or <dir>/<name>.yml. Its error names every path it tried.
+// <dir>/<name>.yml or the rsyncd.conf <dir>/<name>.conf. Its error names
+// every path it tried, or every file found when there are several.
 func Find(dir, name string) (string, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
 		return "", fmt.Errorf("invalid instance name %q: want a plain name such as backup", name)
 	}
 	var found, tried []string
-	for _, ext := range []string{".yaml", ".yml"} {
+	for _, ext := range []string{".yaml", ".yml", ".conf"} {
 		p := filepath.Join(dir, name+ext)
 		tried = append(tried, p)
 		fi, err := os.Stat(p)
@@ -114,12 +126,17 @@ func Find(dir, name string) (string, error) {
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("instance %q: both %s and %s exist; remove one", name, found[0], found[1])
+	return "", fmt.Errorf("instance %q: both %s exist; remove all but one", name, strings.Join(found, " and "))
 }
 
-// Load reads and validates one instance file. All problems come back at
-// once as a *multierror.Error of *Error, each naming the file and line.
+// Load reads and validates one instance file: YAML, or rsyncd.conf(5)
+// when its name does not end in .yaml or .yml (see LoadConf). All problems
+// come back at once as a *multierror.Error of *Error, each naming the file
+// and line.
 func Load(path string) (*Instance, error) {
+	if IsConf(path) {
+		return LoadConf(path, ConfOptions{})
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading instance: %w", err)
@@ -229,6 +246,11 @@ func build(name, file string, raw rawInstance) *Instance {
 	pick(&inst.Motd, raw.MotdFile)
 	pick(&inst.LogFormat, raw.LogFormat)
 	pick(&inst.LogFile, raw.LogFile)
+	pick(&inst.PidFile, raw.PidFile)
+	pick(&inst.LockFile, raw.LockFile)
+	pick(&inst.MetricsListen, raw.MetricsListen)
+	pick(&inst.ProxyProtocol, raw.ProxyProtocol)
+	pickList(&inst.ProxyProtocolHosts, raw.ProxyProtocolHosts)
 	for _, rm := range raw.Modules {
 		inst.Modules = append(inst.Modules, merge(rm, g))
 	}
@@ -270,6 +292,11 @@ func merge(m, g rawModule) modules.Module {
 	pick(&out.IgnoreErrors, m.IgnoreErrors, g.IgnoreErrors)
 	pick(&out.IgnoreNonreadable, m.IgnoreNonreadable, g.IgnoreNonreadable)
 	pick(&out.MaxVerbosity, m.MaxVerbosity, g.MaxVerbosity)
+	pick(&out.EarlyExec, m.EarlyExec, g.EarlyExec)
+	pick(&out.PreXferExec, m.PreXferExec, g.PreXferExec)
+	pick(&out.PostXferExec, m.PostXferExec, g.PostXferExec)
+	pick(&out.TransferLogging, m.TransferLogging, g.TransferLogging)
+	pick(&out.TransferLogFormat, m.TransferLogFormat, g.TransferLogFormat)
 	return out
 }
 
@@ -317,6 +344,19 @@ func (w *walker) checkInstance(inst *Instance) {
 	if inst.LogFormat != "text" && inst.LogFormat != "json" {
 		w.errorf(top["log_format"].line, "log_format: want text or json, got %q", inst.LogFormat)
 	}
+	if _, err := modules.ParseHosts(inst.ProxyProtocolHosts); err != nil {
+		for _, e := range flattenErr(err) {
+			var he *modules.HostError
+			line := top["proxy_protocol_hosts"].line
+			if errors.As(e, &he) {
+				line = top["proxy_protocol_hosts"].itemLine(he.Index)
+			}
+			w.errorf(line, "proxy_protocol_hosts: %v", e)
+		}
+	} else if inst.ProxyProtocol && len(inst.ProxyProtocolHosts) == 0 {
+		// Stock rsyncd starts and then refuses every connection.
+		w.errorf(top["proxy_protocol"].line, "proxy_protocol: true needs proxy_protocol_hosts: the addresses of the trusted proxies (no one else may send a PROXY header)")
+	}
 	if inst.Motd != "" {
 		if fi, err := os.Stat(inst.Motd); err != nil {
 			w.errorf(top["motd_file"].line, "motd_file: %v", err)
@@ -332,9 +372,61 @@ func (w *walker) checkInstance(inst *Instance) {
 			w.errorf(top["log_file"].line, "log_file: %s is not a directory", dir)
 		}
 	}
+	if inst.PidFile != "" {
+		if !filepath.IsAbs(inst.PidFile) {
+			w.errorf(top["pid_file"].line, "pid_file: %q is not an absolute path", inst.PidFile)
+		} else if fi, err := os.Stat(filepath.Dir(inst.PidFile)); err != nil {
+			w.errorf(top["pid_file"].line, "pid_file: directory of %s: %v", inst.PidFile, err)
+		} else if !fi.IsDir() {
+			w.errorf(top["pid_file"].line, "pid_file: %s is not a directory", filepath.Dir(inst.PidFile))
+		}
+	}
+	if inst.LockFile != "" {
+		dir := filepath.Dir(inst.LockFile)
+		if fi, err := os.Stat(dir); err != nil {
+			w.errorf(top["lock_file"].line, "lock_file: directory of %s: %v", inst.LockFile, err)
+		} else if !fi.IsDir() {
+			w.errorf(top["lock_file"].line, "lock_file: %s is not a directory", dir)
+		} else if fi, err := os.Lstat(inst.LockFile); err == nil && !fi.Mode().IsRegular() {
+			w.errorf(top["lock_file"].line, "lock_file: %s is not a regular file", inst.LockFile)
+		}
+	}
+	if inst.MetricsListen != "" {
+		line := top["metrics_listen"].line
+		if err := checkListen(inst.MetricsListen); err != nil {
+			w.errorf(line, "metrics_listen: %v", err)
+		} else {
+			for _, l := range inst.Listen {
+				if listenOverlap(inst.MetricsListen, l) {
+					w.errorf(line, "metrics_listen: %q overlaps listen address %q", inst.MetricsListen, l)
+				}
+			}
+		}
+	}
 	if w.items == 0 && !w.top.bad["modules"] {
 		w.errorf(top["modules"].line, "no modules: define at least one under modules: (- name: NAME, path: DIR)")
 	}
+}
+
+// listenOverlap tells whether binding a and b (both valid for checkListen)
+// would clash: the same port, unless 0, on the same or a wildcard host.
+func listenOverlap(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	norm := func(h string) string {
+		if h == "localhost" {
+			return "127.0.0.1"
+		}
+		if ip, err := netip.ParseAddr(h); err == nil {
+			return ip.Unmap().String()
+		}
+		return h
+	}
+	return wild(ha) || wild(hb) || norm(ha) == norm(hb)
 }
 
 // checkListen accepts what net.Listen("tcp", s) takes with a literal IP

@@ -43,17 +43,29 @@ type rawModule struct {
 	IgnoreErrors      *bool          `mapstructure:"ignore_errors"`
 	IgnoreNonreadable *bool          `mapstructure:"ignore_nonreadable"`
 	MaxVerbosity      *int           `mapstructure:"max_verbosity"`
+	EarlyExec         *string        `mapstructure:"early_exec"`
+	PreXferExec       *string        `mapstructure:"pre_xfer_exec"`
+	PostXferExec      *string        `mapstructure:"post_xfer_exec"`
+	TransferLogging   *bool          `mapstructure:"transfer_logging"`
+	TransferLogFormat *string        `mapstructure:"transfer_log_format"`
 }
 
 // rawInstance is the whole file: instance keys, plus every module key but
 // name as the default of all modules (rsyncd.conf's global section).
 type rawInstance struct {
 	rawModule `mapstructure:",squash"`
-	Listen    *[]string   `mapstructure:"listen"`
-	MotdFile  *string     `mapstructure:"motd_file"`
-	LogFormat *string     `mapstructure:"log_format"`
-	LogFile   *string     `mapstructure:"log_file"`
-	Modules   []rawModule `mapstructure:"modules"`
+	Listen    *[]string `mapstructure:"listen"`
+	MotdFile  *string   `mapstructure:"motd_file"`
+	LogFormat *string   `mapstructure:"log_format"`
+	LogFile   *string   `mapstructure:"log_file"`
+	PidFile   *string   `mapstructure:"pid_file"`
+
+	LockFile      *string `mapstructure:"lock_file"`
+	MetricsListen *string `mapstructure:"metrics_listen"`
+
+	ProxyProtocol      *bool       `mapstructure:"proxy_protocol"`
+	ProxyProtocolHosts *[]string   `mapstructure:"proxy_protocol_hosts"`
+	Modules            []rawModule `mapstructure:"modules"`
 }
 
 type kind int
@@ -127,33 +139,23 @@ func keysOf(t reflect.Type) map[string]kind {
 // unsupported names rsyncd.conf parameters that rsyncd-go knowingly does not
 // take, with what to do instead; they are errors, never silently ignored.
 var unsupported = map[string]string{
-	"port":                 "use listen: \"ADDR:PORT\"",
-	"address":              "use listen: \"ADDR:PORT\"",
-	"bind_address":         "use listen: \"ADDR:PORT\"",
-	"rsync_port":           "use listen: \"ADDR:PORT\"",
-	"use_chroot":           "rsyncd-go always confines a module to its path (os.Root); remove it",
-	"daemon_chroot":        "not supported; remove it",
-	"pid_file":             "not needed: rsyncd-go runs in the foreground under systemd; remove it",
-	"lock_file":            "not needed: connection limits are counted in memory; remove it",
-	"syslog_facility":      "not supported: rsyncd-go logs to stderr or log_file",
-	"syslog_tag":           "not supported: rsyncd-go logs to stderr or log_file",
-	"transfer_logging":     "not supported yet",
-	"socket_options":       "not supported",
-	"listen_backlog":       "not supported",
-	"daemon_uid":           "run the service as that user instead (systemd User=)",
-	"daemon_gid":           "run the service as that group instead (systemd Group=)",
-	"proxy_protocol":       "not supported",
-	"proxy_protocol_hosts": "not supported",
-	"charset":              "not supported",
-	"open_noatime":         "not supported",
-	"insecure_links":       "not supported: symlinks never lead outside a module",
-	"temp_dir":             "not supported: files are received next to their target",
-	"name_converter":       "not supported",
-	"early_exec":           "not supported",
-	"pre-xfer_exec":        "not supported",
-	"post-xfer_exec":       "not supported",
-	"pre_xfer_exec":        "not supported",
-	"post_xfer_exec":       "not supported",
+	"port":            "use listen: \"ADDR:PORT\"",
+	"address":         "use listen: \"ADDR:PORT\"",
+	"bind_address":    "use listen: \"ADDR:PORT\"",
+	"rsync_port":      "use listen: \"ADDR:PORT\"",
+	"use_chroot":      "rsyncd-go always confines a module to its path (os.Root); remove it",
+	"daemon_chroot":   "not supported; remove it",
+	"syslog_facility": "not supported: rsyncd-go logs to stderr or log_file",
+	"syslog_tag":      "not supported: rsyncd-go logs to stderr or log_file",
+	"socket_options":  "not supported",
+	"listen_backlog":  "not supported",
+	"daemon_uid":      "run the service as that user instead (systemd User=)",
+	"daemon_gid":      "run the service as that group instead (systemd Group=)",
+	"charset":         "not supported",
+	"open_noatime":    "not supported",
+	"insecure_links":  "not supported: symlinks never lead outside a module",
+	"temp_dir":        "not supported: files are received next to their target",
+	"name_converter":  "not supported",
 }
 
 // suggest names the known key an unknown one most likely meant, or "".

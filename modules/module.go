@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -61,6 +62,19 @@ type Module struct {
 	IgnoreErrors      bool   // "ignore errors"
 	IgnoreNonreadable bool   // "ignore nonreadable"
 	MaxVerbosity      int    // "max verbosity" (rsyncd default: 1)
+
+	// Commands run through /bin/sh -c with the RSYNC_* environment of
+	// rsyncd.conf(5); "" for none.
+	EarlyExec    string // "early exec": before the arguments; failing refuses the session
+	PreXferExec  string // "pre-xfer exec": before the transfer; failing refuses it, its stdout goes to the client
+	PostXferExec string // "post-xfer exec": after the session, with RSYNC_EXIT_STATUS
+
+	// TransferLogging is "transfer logging": one log record per file
+	// transferred or deleted, formatted by TransferLogFormat. The YAML key
+	// of that is transfer_log_format, not log_format, because the
+	// instance's log_format already chooses text or json for the daemon log.
+	TransferLogging   bool
+	TransferLogFormat string // "log format": rsyncd.conf(5) %-escapes; "" = "%o %h [%a] %m (%u) %f %l"
 }
 
 // New returns a module with rsyncd's defaults for every parameter.
@@ -93,6 +107,9 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // ErrNoSecretsFile is the problem of a module with auth users but no secrets file.
 var ErrNoSecretsFile = errors.New("auth users are set but secrets_file is not: no login could succeed")
+
+// percentVar is an rsyncd.conf %VAR% reference, as loadparm.c expands them.
+var percentVar = regexp.MustCompile(`%[A-Z][^%]*%`)
 
 // AuthDigests are the values "auth digest" accepts, strongest first.
 var AuthDigests = []string{"sha512", "sha256", "sha1", "md5", "md4"}
@@ -141,6 +158,18 @@ func (m *Module) Validate() error {
 
 	if m.Timeout < 0 {
 		add("timeout", fmt.Errorf("must not be negative (got %v)", m.Timeout))
+	}
+	for _, h := range []struct{ field, cmd string }{
+		{"early_exec", m.EarlyExec}, {"pre_xfer_exec", m.PreXferExec}, {"post_xfer_exec", m.PostXferExec},
+	} {
+		if v := percentVar.FindString(h.cmd); v != "" {
+			// rsyncd would substitute it; running the text as written could
+			// turn an access check into a different one.
+			add(h.field, fmt.Errorf("%s: %%VAR%% expansion is not supported; write \"$%s\" instead (the RSYNC_* values are in the command's environment)", v, strings.Trim(v, "%")))
+		}
+	}
+	if len(m.TransferLogFormat) > 4096 {
+		add("transfer_log_format", fmt.Errorf("longer than 4096 bytes (rsyncd's limit)"))
 	}
 	if m.MaxVerbosity < 0 {
 		add("max_verbosity", fmt.Errorf("must not be negative (got %d)", m.MaxVerbosity))

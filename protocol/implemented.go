@@ -12,7 +12,7 @@ var Implemented = []string{
 	"dry-run", "list-only", "mkpath", "trust-sender", "old-args", "secluded-args", "protect-args",
 	// what is transferred
 	"archive", "recursive", "dirs", "relative", "implied-dirs", "links", "copy-links",
-	"copy-unsafe-links", "copy-dirlinks", "hard-links", "perms", "times", "omit-dir-times", "omit-link-times",
+	"copy-unsafe-links", "safe-links", "copy-dirlinks", "hard-links", "perms", "times", "omit-dir-times", "omit-link-times",
 	"owner", "group", "devices", "specials", "D", "numeric-ids",
 	// which files and how
 	"checksum", "checksum-choice", "block-size", "whole-file", "ignore-times", "size-only",
@@ -26,4 +26,6 @@ var Implemented = []string{
 	// deletion
 	"delete", "del", "delete-before", "delete-during", "delete-delay", "delete-after",
 	"delete-excluded", "force", "max-delete", "ignore-errors",
+	// lists of names, moves
+	"files-from", "from0", "remove-source-files", "remove-sent-files",
 }

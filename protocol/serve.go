@@ -1,10 +1,14 @@
 package protocol
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"log/slog"
+	"os"
 	"path"
 
+	"github.com/rsyncd-go/rsyncd-go/protocol/chmod"
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/options"
@@ -40,7 +44,7 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		res.Read, res.Wrote = r.Count(), w.Count()
 	}()
 
-	st, err := negotiate(r, w, proto, o.Capabilities, o.ChecksumChoice, o.CompressChoice, o.Compress, s.Seed)
+	st, err := negotiateInc(r, w, proto, o.Capabilities, o.ChecksumChoice, o.CompressChoice, o.Compress, s.Seed, incRecurse(o, proto))
 	if err != nil {
 		// Before multiplexing, the client can only see the error if we
 		// switch now; rsync does the same.
@@ -48,13 +52,21 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		tellError(w, proto, role, err)
 		return res, err
 	}
-	if err := w.StartMultiplex(); err != nil {
-		return res, rerr.Wrap(rerr.SocketIO, err)
+	// A push with a daemon-side --files-from list before protocol 31 sends
+	// the names raw first (io.c start_filesfrom_forwarding).
+	lateMux := !o.Sender && o.FilesFrom != "" && proto < 31
+	if !lateMux {
+		if err := w.StartMultiplex(); err != nil {
+			return res, rerr.Wrap(rerr.SocketIO, err)
+		}
 	}
 	if s.Timeout > 0 && proto >= 31 {
 		_ = w.WriteMsgInt32(wire.MsgIOTimeout, int32(s.Timeout.Seconds()))
 	}
 	fail := func(err error) (Result, error) {
+		if lateMux {
+			_ = w.StartMultiplex()
+		}
 		tellError(w, proto, role, err)
 		return res, err
 	}
@@ -70,6 +82,10 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 	}
 	if o.Inplace && o.Backup {
 		return fail(rerr.New(rerr.Unsupported, "ERROR: --inplace with --backup is not supported by this daemon"))
+	}
+	inChmod, err := moduleChmod(s, "incoming chmod", s.IncomingChmod)
+	if err != nil {
+		return fail(err)
 	}
 	if proto >= 30 {
 		r.StartMultiplex()
@@ -100,61 +116,97 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		return fail(rerr.New(rerr.FileSelect, "module %q filter: %v", s.Module, err))
 	}
 
-	list, err := flist.ReadList(r, flistOptions(o, st, proto))
+	var forward *receiver.Forwarder
+	if o.FilesFrom != "" {
+		if forward, err = forwardFilesFrom(w, s, o, proto); err != nil {
+			if lateMux {
+				_ = w.WriteByte(0) // an empty list before the error, as rsyncd sends
+			}
+			return fail(err)
+		}
+	}
+	var (
+		list  *flist.List
+		lists *flist.ListReader
+	)
+	if fo := flistOptions(o, st, proto); fo.IncRecurse {
+		lists = flist.NewListReader(r, fo)
+		list, err = lists.Read(fo.NdxStart, "")
+	} else {
+		list, err = flist.ReadList(r, fo)
+	}
 	if err != nil {
 		return fail(streamOrProtocol(err))
 	}
 	list.IOError |= ioError
+	if forward != nil {
+		if err := forward.Wait(); err != nil {
+			log.Warn("forwarding the files-from list", "err", err)
+		}
+		if lateMux {
+			if err := w.StartMultiplex(); err != nil {
+				return res, rerr.Wrap(rerr.SocketIO, err)
+			}
+		}
+	}
 	log.Debug("file list received", "files", len(list.Files))
 
 	cfg := &receiver.Config{
-		Protocol:         proto,
-		Root:             s.Root,
-		Dest:             dest,
-		Checksum:         st.checksum,
-		FileChecksum:     st.fileChecksum,
-		LegacySeedOrder:  st.legacySeedOrder,
-		Seed:             st.seed,
-		Compression:      st.compression,
-		Recursive:        o.Recursive,
-		PreserveLinks:    o.Links,
-		PreservePerms:    o.Perms,
-		PreserveTimes:    o.Times,
-		OmitDirTimes:     o.OmitDirTimes != 0,
-		OmitLinkTimes:    o.OmitLinkTimes,
-		PreserveUID:      o.Owner,
-		PreserveGID:      o.Group,
-		PreserveDevices:  o.Devices,
-		PreserveSpecials: o.Specials,
-		HardLinks:        o.HardLinks > 0,
-		NumericIDs:       o.NumericIDs || s.NumericIDs,
-		AlwaysChecksum:   o.Checksum,
-		IgnoreTimes:      o.IgnoreTimes,
-		SizeOnly:         o.SizeOnly,
-		Update:           o.Update,
-		Existing:         o.Existing,
-		IgnoreExisting:   o.IgnoreExisting,
-		WholeFile:        o.WholeFile > 0,
-		DryRun:           o.DryRun,
-		ModifyWindow:     int64(o.ModifyWindow),
-		BlockSize:        o.BlockSize,
-		Inplace:          o.Inplace,
-		Partial:          o.Partial || o.PartialDir != "",
-		PartialDir:       o.PartialDir,
-		Backup:           o.Backup,
-		BackupDir:        o.BackupDir,
-		Suffix:           o.Suffix,
-		Delete:           deleteMode(o.Delete, proto),
-		DeleteExcluded:   o.DeleteExcluded,
-		Force:            o.Force,
-		MaxDelete:        o.MaxDelete,
-		IgnoreErrors:     s.IgnoreErrors || o.IgnoreErrors,
-		Filter:           clientList,
-		DaemonFilter:     daemonList,
-		Verbose:          o.Verbose,
-		Umask:            s.Umask,
-		Log:              log,
+		Protocol:          proto,
+		Root:              s.Root,
+		Dest:              dest,
+		Module:            s.Module,
+		Checksum:          st.checksum,
+		FileChecksum:      st.fileChecksum,
+		LegacySeedOrder:   st.legacySeedOrder,
+		Seed:              st.seed,
+		Compression:       st.compression,
+		Recursive:         o.Recursive,
+		PreserveLinks:     o.Links,
+		PreservePerms:     o.Perms,
+		PreserveTimes:     o.Times,
+		OmitDirTimes:      o.OmitDirTimes != 0,
+		OmitLinkTimes:     o.OmitLinkTimes,
+		PreserveUID:       o.Owner,
+		PreserveGID:       o.Group,
+		PreserveDevices:   o.Devices,
+		PreserveSpecials:  o.Specials,
+		HardLinks:         o.HardLinks > 0,
+		NumericIDs:        o.NumericIDs || s.NumericIDs,
+		AlwaysChecksum:    o.Checksum,
+		IgnoreTimes:       o.IgnoreTimes,
+		SizeOnly:          o.SizeOnly,
+		Update:            o.Update,
+		Existing:          o.Existing,
+		IgnoreExisting:    o.IgnoreExisting,
+		WholeFile:         o.WholeFile > 0,
+		DryRun:            o.DryRun,
+		ModifyWindow:      int64(o.ModifyWindow),
+		BlockSize:         o.BlockSize,
+		Inplace:           o.Inplace,
+		Partial:           o.Partial || o.PartialDir != "",
+		PartialDir:        o.PartialDir,
+		Backup:            o.Backup,
+		BackupDir:         o.BackupDir,
+		Suffix:            o.Suffix,
+		Delete:            deleteMode(o.Delete, proto),
+		DeleteExcluded:    o.DeleteExcluded,
+		Force:             o.Force,
+		MaxDelete:         o.MaxDelete,
+		IgnoreErrors:      s.IgnoreErrors || o.IgnoreErrors,
+		Filter:            clientList,
+		DaemonFilter:      daemonList,
+		Verbose:           o.Verbose,
+		Umask:             s.Umask,
+		Log:               log,
+		OnFile:            s.OnFile,
+		Chmod:             inChmod,
+		MungeSymlinks:     s.MungeSymlinks,
+		SafeLinks:         o.SafeLinks,
+		IgnoreNonreadable: s.IgnoreNonreadable,
 	}
+	cfg.RemoveSource = o.RemoveSourceFiles
+	cfg.Lists = lists
 	stats, err := receiver.Run(ctx, r, w, list, cfg)
 	res.Stats = stats
 	if err != nil {
@@ -172,8 +224,17 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Options, s *Session, st setup, log *slog.Logger) (receiver.Stats, error) {
 	var stats receiver.Stats
 	proto := s.Protocol
-	if proto >= 30 {
-		r.StartMultiplex()
+	// The client multiplexes its output from protocol 30, and for
+	// --remove-source-files (rsync's need_messages_from_generator). Before
+	// protocol 31 it sends --files-from names raw in the middle of that.
+	var names *sender.NameSwitch
+	if proto >= 30 || o.RemoveSourceFiles > 0 {
+		if o.FilesFrom == "-" && proto < 31 {
+			names = sender.NewNameSwitch(r)
+			r = names.Reader
+		} else {
+			r.StartMultiplex()
+		}
 	}
 	r.OnMessage = func(tag wire.MsgTag, p []byte) error {
 		return receiver.ClientMessage(log, tag, p, func(int32) {})
@@ -185,14 +246,16 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 	switch {
 	case s.WriteOnly:
 		return stats, rerr.New(rerr.Syntax, "ERROR: module is write only")
-	case o.RemoveSourceFiles > 0:
-		return stats, rerr.New(rerr.Unsupported, "ERROR: --remove-source-files is not supported by this daemon")
-	case o.FilesFrom != "":
-		return stats, rerr.New(rerr.Unsupported, "ERROR: --files-from pulls are not supported by this daemon")
+	case o.RemoveSourceFiles > 0 && s.ReadOnly:
+		return stats, rerr.New(rerr.Syntax, "ERROR: --remove-%s-files cannot be used with a read-only module", removeWhich(o.RemoveSourceFiles))
 	}
 	daemonList, err := s.Filter.list(proto, "")
 	if err != nil {
 		return stats, rerr.New(rerr.FileSelect, "module %q filter: %v", s.Module, err)
+	}
+	outChmod, err := moduleChmod(s, "outgoing chmod", s.OutgoingChmod)
+	if err != nil {
+		return stats, err
 	}
 	level := token.LevelNotSpecified
 	if o.CompressLevelSet {
@@ -202,6 +265,24 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 	var args []string
 	if len(o.Args) > 1 {
 		args = o.Args[1:]
+	}
+	var filesFrom *sender.FilesFrom
+	switch o.FilesFrom {
+	case "":
+	case "-":
+		if names != nil {
+			if err := names.RawNames(); err != nil {
+				return stats, rerr.Wrap(rerr.Protocol, err)
+			}
+		}
+		filesFrom = sender.NewFilesFrom(r, true, false)
+	default:
+		f, err := openFilesFrom(s, daemonList, o.FilesFrom)
+		if err != nil {
+			return stats, err
+		}
+		defer f.Close()
+		filesFrom = sender.NewFilesFrom(bufio.NewReader(f), o.From0, true)
 	}
 	cfg := &sender.Config{
 		Protocol:        proto,
@@ -232,11 +313,62 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 		MergeRead:       mergeReader(s.Root),
 		DaemonFilter:    daemonList,
 		Log:             log,
+		OnFile:          s.OnFile,
+
+		Chmod:             outChmod,
+		MungeSymlinks:     s.MungeSymlinks,
+		IgnoreNonreadable: s.IgnoreNonreadable,
 	}
+	cfg.FilesFrom, cfg.RemoveSource = filesFrom, o.RemoveSourceFiles
 	sst, err := sender.Run(ctx, r, w, args, cfg)
 	stats.Files, stats.Transferred = sst.Files, sst.Transferred
 	stats.Literal, stats.Matched = sst.Literal, sst.Matched
 	return stats, err
+}
+
+// moduleChmod compiles a module's chmod directive with the daemon's umask
+// (rsync's orig_umask). The configuration was checked when loaded, so an
+// error here is the operator's, reported as rsyncd reports bad parameters.
+func moduleChmod(s *Session, key, value string) (*chmod.Modes, error) {
+	m, err := chmod.Parse(value, chmod.Umask())
+	if err != nil {
+		return nil, rerr.New(rerr.Syntax, "module %q: invalid %s directive: %v", s.Module, key, err)
+	}
+	return m, nil
+}
+
+// openFilesFrom opens a daemon-side --files-from list (the client's
+// "--files-from=:PATH"), refusing it as rsyncd's option parsing does.
+func openFilesFrom(s *Session, daemonList *filter.List, name string) (*os.File, error) {
+	f, _, err := sender.OpenList(s.Root, name, daemonList)
+	switch {
+	case errors.Is(err, sender.ErrListRejected):
+		return nil, rerr.New(rerr.Unsupported, "rsync: Your options have been rejected by the server.")
+	case err != nil:
+		return nil, rerr.New(rerr.Unsupported, "rsync: %v", err)
+	}
+	return f, nil
+}
+
+// forwardFilesFrom starts sending a push's daemon-side --files-from list
+// to the client, which builds its file list from it.
+func forwardFilesFrom(w *wire.Writer, s *Session, o *options.Options, proto int) (*receiver.Forwarder, error) {
+	moduleList, err := s.Filter.list(proto, "")
+	if err != nil {
+		return nil, rerr.New(rerr.FileSelect, "module %q filter: %v", s.Module, err)
+	}
+	f, err := openFilesFrom(s, moduleList, o.FilesFrom)
+	if err != nil {
+		return nil, err
+	}
+	return receiver.StartForward(w, f, o.From0), nil
+}
+
+func removeWhich(n int) string {
+	if n == 1 {
+		return "source"
+	}
+	return "sent"
 }
 
 // flistOptions is how both directions encode the file list: what the
@@ -259,7 +391,16 @@ func flistOptions(o *options.Options, st setup, proto int) flist.Options {
 		ChecksumLen:       st.fileChecksum.Size(),
 		Recurse:           o.Recursive,
 		RelativePaths:     o.Relative,
+		IncRecurse:        st.compat&cfIncRecurse != 0,
+		NdxStart:          int32(st.compat & cfIncRecurse), // 1 for the first list of an incremental recursion
 	}
+}
+
+// incRecurse says whether the session uses incremental recursion: the
+// client allows it and its options permit it, as rsync's server decides.
+// Only pushes use it for now: the sender sends one whole list.
+func incRecurse(o *options.Options, proto int) bool {
+	return proto >= 30 && o.IncRecurse() && !o.Sender
 }
 
 // cleanDest confines a destination argument to the module: leading

@@ -14,6 +14,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
 )
 
 // Compat flags (compat.c CF_*).
@@ -46,6 +47,36 @@ type Session struct {
 	Seed         int32 // checksum seed; 0 picks one
 	Umask        uint32
 	Log          *slog.Logger
+
+	// OnFile, when set, is called for every file the transfer sent,
+	// received or deleted (rsyncd's "transfer logging"), on the goroutine
+	// that handled it; it must not keep ev.File.
+	OnFile func(ev FileEvent)
+
+	// The module's data-path policies (rsyncd.conf(5)).
+	IncomingChmod     string // "incoming chmod": --chmod items applied to what is received
+	OutgoingChmod     string // "outgoing chmod": --chmod items applied to the list sent
+	MungeSymlinks     bool   // "munge symlinks": store received symlinks under /rsyncd-munged/, strip it on send
+	IgnoreNonreadable bool   // "ignore nonreadable": a pull skips what the daemon cannot read
+}
+
+// FileEvent is one file of the transfer log; see xferlog.Event.
+type FileEvent = xferlog.Event
+
+// RefuseText is Refuse for a message sent as it is, line by line, with no
+// "rsync: " prefix: how rsyncd reports a failed "pre-xfer exec".
+func RefuseText(r *wire.Reader, w *wire.Writer, proto int, args []string, msg string) {
+	l := lenientArgs(args)
+	if _, err := negotiate(r, w, proto, l.caps, l.csumChoice, l.compressChoice, l.compress, 0); err != nil {
+		return
+	}
+	if l.filesFrom && !l.sender {
+		_ = w.WriteByte(0)
+	}
+	if err := w.StartMultiplex(); err != nil {
+		return
+	}
+	tellError(w, proto, "server", rerr.New(rerr.Unsupported, "%s", strings.TrimRight(msg, "\n")))
 }
 
 // setup holds what the protocol setup negotiated.
@@ -62,10 +93,20 @@ type setup struct {
 // the older defaults: compat flags, the checksum and compression choices,
 // and the checksum seed.
 func negotiate(r *wire.Reader, w *wire.Writer, proto int, caps string, csumChoice, compressChoice string, compress bool, seed int32) (setup, error) {
+	return negotiateInc(r, w, proto, caps, csumChoice, compressChoice, compress, seed, false)
+}
+
+// negotiateInc is negotiate that also sets CF_INC_RECURSE when inc is
+// true: the client allows incremental recursion and the options permit it
+// (rsync's set_allow_inc_recurse, options.Options.IncRecurse).
+func negotiateInc(r *wire.Reader, w *wire.Writer, proto int, caps string, csumChoice, compressChoice string, compress bool, seed int32, inc bool) (setup, error) {
 	var s setup
 	negotiated := false
 	if proto >= 30 {
 		flags := cfSymlinkTimes
+		if inc {
+			flags |= cfIncRecurse
+		}
 		for _, c := range []struct {
 			letter byte
 			flag   int

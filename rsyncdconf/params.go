@@ -242,3 +242,12 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Names lists every rsync 3.5.0 daemon parameter by its canonical name.
+func Names() []string {
+	out := make([]string, len(defs))
+	for i, d := range defs {
+		out[i] = d.name
+	}
+	return out
+}

@@ -153,6 +153,25 @@ func expand(s string, env func(string) (string, bool), keepRsync bool) string {
 // string parameters are kept for connection time. It reports every problem
 // found (a *multierror.Error of *Error); the Config is returned even then.
 func Parse(path string, env func(string) (string, bool)) (*Config, error) {
+	return ParseWith(path, Options{Env: env})
+}
+
+// Options are what rsync's daemon command line adds to reading a config.
+type Options struct {
+	Env func(string) (string, bool) // %VAR% lookup; os.LookupEnv if nil
+	// Dparams are --dparam NAME=VALUE overrides. As in rsync, they are
+	// applied as global parameters where the first global section ends
+	// (before the first module), so modules and later [global] sections
+	// may still override them. Their errors name DparamFile.
+	Dparams []string
+}
+
+// DparamFile is the file name errors of Options.Dparams carry.
+const DparamFile = "--dparam"
+
+// ParseWith is Parse with the daemon command line's Options.
+func ParseWith(path string, o Options) (*Config, error) {
+	env := o.Env
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -162,10 +181,31 @@ func Parse(path string, env func(string) (string, bool)) (*Config, error) {
 		vars:     map[string]Param{},
 		inGlobal: true,
 		cur:      -1,
+		dparams:  o.Dparams,
 	}
 	p.file(path, 0, "", 0)
+	p.applyDparams()
 	p.cfg.globals = p.vars
 	return p.cfg, p.errs.ErrorOrNil()
+}
+
+// applyDparams sets the --dparam values in global context, once.
+func (p *parser) applyDparams() {
+	if p.dparamsDone {
+		return
+	}
+	p.dparamsDone = true
+	inGlobal, cur := p.inGlobal, p.cur
+	p.inGlobal = true
+	for _, d := range p.dparams {
+		name, value, ok := strings.Cut(d, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			p.errorf(DparamFile, 0, "%q: want NAME=VALUE", d)
+			continue
+		}
+		p.param(strings.TrimSpace(name), strings.TrimLeft(value, " \t\n\v\f\r"), DparamFile, 0)
+	}
+	p.inGlobal, p.cur = inGlobal, cur
 }
 
 type parser struct {
@@ -176,9 +216,12 @@ type parser struct {
 	stack    []map[string]Param
 	inGlobal bool
 	cur      int // module index when !inGlobal; -1 after a rejected section header
-	open     []os.FileInfo
-	total    int64
-	nfiles   int
+	dparams  []string
+	// dparamsDone is set once the --dparam values were applied.
+	dparamsDone bool
+	open        []os.FileInfo
+	total       int64
+	nfiles      int
 }
 
 func (p *parser) errorf(file string, line int, format string, args ...any) {
@@ -551,6 +594,9 @@ func (p *parser) section(name, file string, line int) {
 	if key == "GLOBAL" {
 		p.inGlobal = true
 		return
+	}
+	if p.inGlobal && len(p.cfg.Modules) == 0 {
+		p.applyDparams() // rsync's set_dparams at the end of the first global section
 	}
 	if strings.Contains(name, "/") {
 		p.errorf(file, line, "invalid module name %q: contains '/'", name)

@@ -92,6 +92,13 @@ func (s *conn) serve(ctx context.Context) {
 	// The whole handshake must finish in hs, however slowly the peer
 	// trickles bytes, and one address cannot hold many handshakes open.
 	_ = s.c.SetDeadline(time.Now().Add(hs))
+	var early []byte // client bytes read along with a PROXY header
+	if s.cfg.ProxyProtocol {
+		var ok bool
+		if early, ok = s.readProxyHeader(); !ok {
+			return
+		}
+	}
 	addr := s.remote.Addr()
 	if !s.srv.guard.enter(addr, s.c, time.Now()) {
 		s.log.Warn("too many handshakes from this address; dropped", "limit", hardHandshakesPerAddr)
@@ -104,7 +111,7 @@ func (s *conn) serve(ctx context.Context) {
 		}
 	}()
 	dc := &deadlineConn{Conn: s.c}
-	s.r = wire.NewReader(dc)
+	s.r = wire.NewReader(prefixed(early, dc))
 	s.w = wire.NewWriter(dc)
 	s.log.Debug("connect")
 
@@ -122,6 +129,7 @@ func (s *conn) serve(ctx context.Context) {
 		s.log.Debug("no greeting", "err", err)
 		return
 	}
+	s.srv.guard.progress(addr, s.c, time.Now())
 	g, err := parseGreeting(line)
 	if err != nil {
 		s.refuse("bad greeting", "%s", err)
@@ -133,7 +141,10 @@ func (s *conn) serve(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	s.srv.guard.progress(addr, s.c, time.Now())
+	obs := s.srv.observer()
 	if module == "" || module == "#list" {
+		obs.Connection("")
 		s.log.Info("module-list request")
 		s.sendListing()
 		return
@@ -143,13 +154,16 @@ func (s *conn) serve(ctx context.Context) {
 		return
 	}
 	m := s.findModule(module)
+	obs.Connection(module) // the observer bounds names to configured ones
 	if m == nil {
+		obs.Refused(module, refusedUnknownModule)
 		s.refuse("unknown module", "Unknown module '%s'", module)
 		return
 	}
 	s.log = s.log.With("module", m.Name)
 	host := s.remote.Addr().String()
 	if !m.Allowed(s.remote.Addr(), "") {
+		obs.Refused(m.Name, refusedAccessDenied)
 		if !m.List {
 			s.refuse("rsync denied", "Unknown module '%s'", module)
 		} else {
@@ -158,14 +172,22 @@ func (s *conn) serve(ctx context.Context) {
 		return
 	}
 	if m.MaxConnections < 0 {
+		obs.Refused(m.Name, refusedMaxConnections)
 		s.refuse("module disabled", "max connections (%d) reached -- try again later", m.MaxConnections)
 		return
 	}
-	if limit := s.srv.claim(s.cfg, m); limit != 0 {
+	slots, limit, err := s.srv.claim(s.cfg, m)
+	if err != nil {
+		obs.Refused(m.Name, refusedLockFile)
+		s.refuse("failed to open lock file: "+err.Error(), "failed to open lock file")
+		return
+	}
+	if limit != 0 {
+		obs.Refused(m.Name, refusedMaxConnections)
 		s.refuse("max connections reached", "max connections (%d) reached -- try again later", limit)
 		return
 	}
-	defer s.srv.release(m)
+	defer s.srv.release(m, slots)
 
 	readOnly := m.ReadOnly
 	user := ""
@@ -187,11 +209,31 @@ func (s *conn) serve(ctx context.Context) {
 
 	root, err := os.OpenRoot(m.Path)
 	if err != nil {
+		obs.Refused(m.Name, refusedModulePath)
 		s.refuse("module path unusable: "+err.Error(), "chdir failed")
 		return
 	}
 	defer root.Close()
+	if m.MungeSymlinks && mungeDirExists() {
+		// A munged symlink would lead somewhere real (rsyncd's check).
+		s.refuse("symlink munging is unsafe when a /rsyncd-munged directory exists", "daemon security issue -- contact admin")
+		return
+	}
 
+	hk := newHooks(ctx, s.log, m, addr.String(), peerName(m, addr.String()), user)
+	exitCode := rerr.StreamIO // what post-xfer exec sees when the session breaks off
+	if hk != nil {
+		defer func() {
+			// As with stock rsyncd, the hook runs once the client is gone.
+			_ = s.c.Close()
+			hk.postXfer(exitCode)
+		}()
+	}
+	if !hk.early() {
+		exitCode = 255 // rsyncd's session process exits with -1
+		s.refuse("early exec failed", "early exec failed")
+		return
+	}
 	if err := s.printf("@RSYNCD: OK\n"); err != nil {
 		return
 	}
@@ -200,6 +242,7 @@ func (s *conn) serve(ctx context.Context) {
 		s.log.Warn("reading arguments failed", "err", err)
 		return
 	}
+	rawArgs := args // for pre-xfer exec's RSYNC_REQUEST
 	args = stripModule(args, m.Name)
 	inHandshake = false
 	s.srv.guard.leave(addr, s.c)
@@ -226,6 +269,11 @@ func (s *conn) serve(ctx context.Context) {
 		Timeout: timeout,
 		Umask:   s.cfg.Umask,
 		Log:     s.log,
+
+		IncomingChmod:     m.IncomingChmod,
+		OutgoingChmod:     m.OutgoingChmod,
+		MungeSymlinks:     m.MungeSymlinks,
+		IgnoreNonreadable: m.IgnoreNonreadable,
 	}
 	opts, perr := options.Parse(args, &options.Config{
 		Protocol:    s.proto,
@@ -239,24 +287,36 @@ func (s *conn) serve(ctx context.Context) {
 			s.log.Warn("reading secluded arguments failed", "err", err)
 			return
 		}
+		rawArgs = append(rawArgs, more...)
 		more = stripModule(more, m.Name)
 		args = append(args, more...)
 		opts, perr = opts.ParseSecluded(more)
 	}
+	if msg := hk.preXfer(pathArgs(rawArgs), args); msg != "" {
+		exitCode = rerr.Unsupported
+		s.log.Warn("pre-xfer exec refused the transfer", "args", args)
+		protocol.RefuseText(s.r, s.w, s.proto, args, msg)
+		return
+	}
 	start := time.Now()
 	if perr != nil {
+		exitCode = rerr.Unsupported
 		s.log.Warn("arguments refused", "err", perr, "args", args)
+		obs.Refused(m.Name, refusedArguments)
 		protocol.Refuse(s.r, s.w, s.proto, args, perr)
 		return
 	}
 	s.log.Info("transfer starting", "direction", direction(opts), "args", strings.Join(args, " "))
+	sess.OnFile = s.startTransferLog(m, user, opts, pathArgs(rawArgs))
 	res, err := protocol.Serve(ctx, s.r, s.w, opts, sess)
+	exitCode = rerr.Code(err)
 	attrs := []any{
 		"bytes_in", res.Read, "bytes_out", res.Wrote,
 		"files", res.Stats.Transferred, "deleted", res.Stats.Deleted,
 		"literal", res.Stats.Literal, "matched", res.Stats.Matched,
 		"duration", time.Since(start).Round(time.Millisecond),
 	}
+	obs.Transfer(m.Name, direction(opts), res.Read, res.Wrote, time.Since(start), err != nil)
 	if err != nil {
 		s.log.Warn("transfer failed", append(attrs, "code", rerr.Code(err), "err", err)...)
 	} else {
@@ -363,6 +423,7 @@ func (s *conn) authenticate(m *modules.Module, digestList string, listSent bool,
 	fail := func(err error) (string, auth.Access, bool) {
 		// Repeated failures from one address are answered ever more slowly.
 		delay := s.srv.guard.authFailed(s.remote.Addr(), time.Now())
+		s.srv.observer().AuthFailed(m.Name)
 		s.log.Warn("auth failed", "err", err, "delay", delay)
 		if delay > 0 {
 			time.Sleep(delay)
@@ -394,6 +455,7 @@ func (s *conn) authenticate(m *modules.Module, digestList string, listSent bool,
 	if err != nil {
 		return fail(fmt.Errorf("reading the response: %w", err))
 	}
+	s.srv.guard.progress(s.remote.Addr(), s.c, time.Now())
 	user, access, err := auth.Check(auth.Request{
 		Peer:        peer,
 		Digest:      d,

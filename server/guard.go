@@ -10,15 +10,18 @@ import (
 // Per-address defences of the daemon front: a bound on handshakes in
 // progress, and a growing delay after failed authentications.
 //
-// Honest clients finish the handshake in milliseconds, while silent ones
-// sit in it until the deadline. So past a soft cap a new connection from an
-// address pushes out that address's oldest handshake, if it has been
-// waiting long; a burst of honest clients (200 pushes started at once from
-// one storage server) is let through up to the hard cap.
+// Honest clients send each handshake line within milliseconds, while
+// silent ones sit in it until the deadline. So past a soft cap a new
+// connection from an address pushes out that address's handshake that has
+// been silent longest, if that is over staleHandshake; a burst of honest
+// clients (200 pushes started at once from one storage server) is let
+// through up to the hard cap. staleHandshake is generous because a client
+// on a machine starting 200 rsync processes at once can take seconds to
+// answer (2 s dropped honest pushes on a loaded 2-core machine).
 const (
 	softHandshakesPerAddr = 64
 	hardHandshakesPerAddr = 1024
-	staleHandshake        = 2 * time.Second
+	staleHandshake        = 10 * time.Second
 	failureMemory         = 10 * time.Minute
 	maxAuthDelay          = 8 * time.Second
 	maxTrackedAddrs       = 65536
@@ -60,6 +63,23 @@ func (g *guard) enter(addr netip.Addr, c net.Conn, now time.Time) bool {
 	}
 	g.handshakes[addr] = append(hs, pendingHandshake{c: c, start: now})
 	return true
+}
+
+// progress notes that c's handshake moved on (a whole line arrived): its
+// stale clock restarts, so only a handshake that has been silent for
+// staleHandshake is pushed out, however long a burst of honest clients on
+// a busy machine takes to get through. The list stays oldest first.
+func (g *guard) progress(addr netip.Addr, c net.Conn, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	hs := g.handshakes[addr]
+	for i := range hs {
+		if hs[i].c == c {
+			copy(hs[i:], hs[i+1:])
+			hs[len(hs)-1] = pendingHandshake{c: c, start: now}
+			return
+		}
+	}
 }
 
 // leave ends c's handshake; it is a no-op when enter evicted c already.

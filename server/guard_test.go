@@ -68,3 +68,28 @@ func TestGuardAuthDelay(t *testing.T) {
 		t.Errorf("after a success: delay %v, want 0", d)
 	}
 }
+
+// TestGuardProgress: a handshake that keeps sending lines is never stale;
+// the one that went silent first is pushed out instead.
+func TestGuardProgress(t *testing.T) {
+	var g guard
+	a := netip.MustParseAddr("127.0.0.4")
+	t0 := time.Unix(1700000000, 0)
+	var conns []*fakeConn
+	for range softHandshakesPerAddr {
+		c := &fakeConn{}
+		conns = append(conns, c)
+		g.enter(a, c, t0)
+	}
+	later := t0.Add(staleHandshake + time.Second)
+	g.progress(a, conns[0], later) // the oldest is busy, not silent
+	if !g.enter(a, &fakeConn{}, later) {
+		t.Fatal("newcomer refused")
+	}
+	if conns[0].closed || !conns[1].closed {
+		t.Fatalf("evicted: busy %v, silent %v; want only the silent one", conns[0].closed, conns[1].closed)
+	}
+	if n := len(g.handshakes[a]); n != softHandshakesPerAddr {
+		t.Fatalf("%d handshakes counted, want %d", n, softHandshakesPerAddr)
+	}
+}

@@ -26,11 +26,23 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	Motd             string
 	Umask            uint32
+	// ProxyProtocol: every connection starts with a PROXY protocol v1 or
+	// v2 header ("proxy protocol"), accepted only from a peer matching
+	// ProxyProtocolHosts ("proxy protocol hosts", hosts-allow syntax);
+	// the client address it carries stands for the peer's everywhere.
+	ProxyProtocol      bool
+	ProxyProtocolHosts []string
+	// LockFile ("lock_file"): when set, MaxConnections and the modules'
+	// limits are also counted in this file's locks, across processes.
+	LockFile string
 }
 
 // Server serves rsync daemon connections for one instance.
 type Server struct {
 	Log *slog.Logger
+	// Observer, when set before Serve, is told of connections, refusals
+	// and transfers (metrics).
+	Observer Observer
 
 	cfg     atomic.Pointer[Config]
 	mu      sync.Mutex
@@ -115,6 +127,9 @@ func (s *Server) ServeConn(c net.Conn) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	obs := s.observer()
+	obs.ConnOpened()
+	defer obs.ConnClosed()
 	defer func() {
 		c.Close()
 		s.mu.Lock()
@@ -164,22 +179,36 @@ func (s *Server) Active() int {
 }
 
 // claim takes a connection slot for module m, checking the instance and
-// module limits; it returns the limit that was hit, or 0.
-func (s *Server) claim(cfg *Config, m *modules.Module) int {
+// module limits, in this process and, with cfg.LockFile, in the lock file
+// shared with other processes. It returns the limit that was hit, or 0 and
+// the lock file slots to hand back to release.
+func (s *Server) claim(cfg *Config, m *modules.Module) (*slotLock, int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if m.MaxConnections > 0 && s.perMod[m.Name] >= m.MaxConnections {
-		return m.MaxConnections
+		s.mu.Unlock()
+		return nil, m.MaxConnections, nil
 	}
 	if cfg.MaxConnections > 0 && s.active >= cfg.MaxConnections {
-		return cfg.MaxConnections
+		s.mu.Unlock()
+		return nil, cfg.MaxConnections, nil
 	}
 	s.active++
 	s.perMod[m.Name]++
-	return 0
+	s.mu.Unlock()
+	// Outside the mutex: a file system call must not stall other handshakes.
+	l, limit, err := claimLockFile(cfg, m.Name, m.MaxConnections)
+	if err != nil || limit != 0 {
+		s.release(m, nil)
+		return nil, limit, err
+	}
+	return l, 0, nil
 }
 
-func (s *Server) release(m *modules.Module) {
+// release hands back what claim took.
+func (s *Server) release(m *modules.Module, l *slotLock) {
+	if err := l.Close(); err != nil {
+		s.Log.Warn("closing the lock file", "err", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.active--

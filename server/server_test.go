@@ -165,10 +165,21 @@ func TestCheckSupported(t *testing.T) {
 	if err := CheckSupported([]modules.Module{m}); err != nil {
 		t.Fatalf("address lists refused: %v", err)
 	}
+	// The data-path policies are carried out.
+	m.IncomingChmod, m.OutgoingChmod = "Du+w", "Fgo-w"
+	m.MungeSymlinks, m.IgnoreNonreadable = true, true
+	if err := CheckSupported([]modules.Module{m}); err != nil {
+		t.Fatalf("data-path policies refused: %v", err)
+	}
 	m.HostsAllow = append(m.HostsAllow, "*.example.com")
-	m.UID, m.IncomingChmod = "nobody", "Du+w"
+	m.UID = "nobody"
 	err := CheckSupported([]modules.Module{m})
-	if err == nil || !strings.Contains(err.Error(), `module "backup": uid is not supported`) || !strings.Contains(err.Error(), "incoming_chmod") || !strings.Contains(err.Error(), `"*.example.com"`) {
+	if err == nil || !strings.Contains(err.Error(), `module "backup": uid is not supported`) || !strings.Contains(err.Error(), `"*.example.com"`) {
 		t.Fatalf("got %v, want both parameters named", err)
+	}
+	for _, key := range []string{"chmod", "munge", "nonreadable"} {
+		if strings.Contains(err.Error(), key) {
+			t.Errorf("%s refused: %v", key, err)
+		}
 	}
 }

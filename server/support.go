@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
@@ -27,20 +28,8 @@ func CheckSupported(mods []modules.Module) error {
 		if m.GID != "" {
 			unsupported("gid")
 		}
-		if m.IncomingChmod != "" {
-			unsupported("incoming_chmod")
-		}
-		if m.OutgoingChmod != "" {
-			unsupported("outgoing_chmod")
-		}
 		if m.FakeSuper {
 			unsupported("fake_super")
-		}
-		if m.MungeSymlinks {
-			unsupported("munge_symlinks")
-		}
-		if m.IgnoreNonreadable {
-			unsupported("ignore_nonreadable")
 		}
 		for key, list := range map[string][]string{"hosts_allow": m.HostsAllow, "hosts_deny": m.HostsDeny} {
 			if name := hostName(list); name != "" {
@@ -67,4 +56,11 @@ func hostName(list []string) string {
 		}
 	}
 	return ""
+}
+
+// mungeDirExists reports whether /rsyncd-munged is a directory (or a
+// symlink to one) on this host, where munged symlinks would resolve.
+func mungeDirExists() bool {
+	fi, err := os.Stat("/rsyncd-munged")
+	return err == nil && fi.IsDir()
 }

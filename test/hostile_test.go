@@ -2,21 +2,26 @@ package test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // TestSilentHandshakes: silent connections from one address cannot crowd
-// out honest clients from that same address. Past 64 pending handshakes a
-// newcomer pushes out the oldest stale one, so after 80 silent
-// connections an honest push from the same address still succeeds, and
-// the oldest silent connection has been closed.
+// out honest clients from that same address. 300 connections that read
+// the greeting and then say nothing are held open; an honest push from the
+// same address succeeds while they are fresh, and again once they are
+// stale (past 64 pending handshakes a newcomer pushes out the oldest stale
+// one), and most of them are still held open by the daemon after both.
 func TestSilentHandshakes(t *testing.T) {
+	const n = 300
+	raiseNoFile(t, 4*n)
 	d := startDaemon(t, "", "")
 	var silent []net.Conn
 	t.Cleanup(func() {
@@ -24,7 +29,7 @@ func TestSilentHandshakes(t *testing.T) {
 			c.Close()
 		}
 	})
-	for range 80 {
+	for range n {
 		c, err := net.Dial("tcp", d.Addr)
 		must(t, err)
 		silent = append(silent, c)
@@ -32,25 +37,57 @@ func TestSilentHandshakes(t *testing.T) {
 			t.Fatalf("greeting: %v", err)
 		}
 	}
-	time.Sleep(2500 * time.Millisecond) // they are stale now
 	src := filepath.Join(t.TempDir(), "data")
 	must(t, os.MkdirAll(src, 0o755))
 	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644))
+	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
+	compareTrees(t, src, d.Data, true)
+	time.Sleep(10500 * time.Millisecond) // they are stale now (server.staleHandshake)
+	must(t, os.WriteFile(filepath.Join(src, "g"), []byte("y"), 0o644))
 	mustRsync(t, d, "-a", src+"/", d.URL("backup/"))
 	compareTrees(t, src, d.Data, true)
 	_ = silent[0].SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := silent[0].Read(make([]byte, 1)); err == nil {
 		t.Error("the oldest silent handshake was not pushed out")
 	}
+	open := 0
+	for _, c := range silent[1:] {
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			open++
+		}
+	}
+	if open < n-10 {
+		t.Errorf("only %d of %d silent connections are still held open", open, n)
+	}
 }
 
-// TestConcurrentPushesOneAddress: 100 pushes started at once from one
+// raiseNoFile makes sure this process (and the daemon it starts, which
+// inherits the limit) may open n descriptors.
+func raiseNoFile(t *testing.T, n uint64) {
+	t.Helper()
+	var lim syscall.Rlimit
+	must(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	if lim.Cur >= n {
+		return
+	}
+	if lim.Max < n {
+		t.Fatalf("RLIMIT_NOFILE hard limit %d is below the %d descriptors this test needs (ulimit -Hn)", lim.Max, n)
+	}
+	lim.Cur = n
+	must(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
+}
+
+// TestConcurrentPushesOneAddress: 200 pushes started at once from one
 // address (a storage server's inotify burst) all arrive whole.
 func TestConcurrentPushesOneAddress(t *testing.T) {
 	d := startDaemon(t, "", "")
 	src := filepath.Join(t.TempDir(), "data")
 	makeTree(t, src, 31)
-	const n = 100
+	const n = 200
+	raiseNoFile(t, 8*n)
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {

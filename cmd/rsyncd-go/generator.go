@@ -104,25 +104,26 @@ func onlyMissing(err error) bool {
 
 // loadUnchecked reads just what the drop-ins need from an instance file
 // that instances.Load validated but for missing files: the listen list, the
-// module paths (a module without one inherits the top-level path) and the
-// log file.
+// module paths (a module without one inherits the top-level path), the
+// log file and the lock file.
 func loadUnchecked(name, file string) (*instances.Instance, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("generator: %w", err)
 	}
 	var raw struct {
-		Listen  any    `yaml:"listen"`
-		Path    string `yaml:"path"`
-		LogFile string `yaml:"log_file"`
-		Modules []struct {
+		Listen   any    `yaml:"listen"`
+		Path     string `yaml:"path"`
+		LogFile  string `yaml:"log_file"`
+		LockFile string `yaml:"lock_file"`
+		Modules  []struct {
 			Path *string `yaml:"path"`
 		} `yaml:"modules"`
 	}
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("generator: %s: %w", file, err)
 	}
-	inst := &instances.Instance{Name: name, File: file, LogFile: raw.LogFile}
+	inst := &instances.Instance{Name: name, File: file, LogFile: raw.LogFile, LockFile: raw.LockFile}
 	switch v := raw.Listen.(type) {
 	case nil:
 	case string:
@@ -254,8 +255,8 @@ func socketDropIn(inst *instances.Instance) (string, []string) {
 }
 
 // serviceDropIn is the [Service] drop-in of inst: ReadWritePaths= for each
-// module path (once each, in module order) and for the log file's
-// directory, and the messages for paths it had to leave out.
+// module path (once each, in module order) and for the log and lock files'
+// directories, and the messages for paths it had to leave out.
 func serviceDropIn(inst *instances.Instance) (string, []string) {
 	var b strings.Builder
 	var skipped []string
@@ -268,6 +269,10 @@ func serviceDropIn(inst *instances.Instance) (string, []string) {
 		// The daemon creates and appends to the log file: its directory
 		// must be writable (the file may not exist yet).
 		paths = append(paths, filepath.Dir(inst.LogFile))
+	}
+	if inst.LockFile != "" {
+		// Likewise the lock file, created on the first limited connection.
+		paths = append(paths, filepath.Dir(inst.LockFile))
 	}
 	seen := map[string]bool{}
 	for _, p := range paths {

@@ -34,7 +34,7 @@ func generatorConfig(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"m1", "m2", "with space", "50%Zoff", "log"} {
+	for _, d := range []string{"m1", "m2", "with space", "50%Zoff", "log", "lock"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}

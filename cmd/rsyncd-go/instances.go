@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rsyncd-go/rsyncd-go/instances"
+	"github.com/rsyncd-go/rsyncd-go/rsyncdconf"
 	"github.com/rsyncd-go/rsyncd-go/server"
 )
 
@@ -26,7 +27,7 @@ type loaded struct {
 	err  error
 }
 
-// discover loads every instance of dir: each NAME.yaml or NAME.yml, sorted
+// discover loads every instance of dir: each NAME.yaml, NAME.yml or NAME.conf (rsyncd.conf), sorted
 // by name. A name with both files, or a file that fails to load, comes
 // back with its error.
 func discover(dir string) ([]loaded, error) {
@@ -44,6 +45,8 @@ func discover(dir string) ([]loaded, error) {
 			names = append(names, base)
 		} else if base, ok := strings.CutSuffix(n, ".yml"); ok {
 			names = append(names, base)
+		} else if base, ok := strings.CutSuffix(n, ".conf"); ok {
+			names = append(names, base) // an rsyncd.conf
 		}
 	}
 	slices.Sort(names)
@@ -280,6 +283,17 @@ func (l lines) listenLine(i int) int {
 
 func locate(file string) lines {
 	out := lines{module: map[string]int{}}
+	if instances.IsConf(file) {
+		// An rsyncd.conf: its module sections (no listen lines).
+		if c, err := rsyncdconf.Parse(file, nil); c != nil && err == nil {
+			for _, m := range c.Modules {
+				if m.File == filepath.Clean(file) || m.File == file {
+					out.module[m.Name] = m.Line
+				}
+			}
+		}
+		return out
+	}
 	data, err := os.ReadFile(filepath.Clean(file))
 	if err != nil {
 		return out

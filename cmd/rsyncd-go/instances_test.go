@@ -105,7 +105,7 @@ func TestCheck(t *testing.T) {
 			name:  "unknown name",
 			files: map[string]string{"a.yaml": goodA},
 			args:  []string{"nope"},
-			want:  []string{`instance "nope": no config file (tried {{D}}/nope.yaml and {{D}}/nope.yml)`},
+			want:  []string{`instance "nope": no config file (tried {{D}}/nope.yaml and {{D}}/nope.yml and {{D}}/nope.conf)`},
 			fail:  true,
 		},
 		{

@@ -41,6 +41,8 @@ type flags struct {
 	logLevel  string
 	grace     time.Duration
 	inetd     bool
+	d         daemonFlags // rsync's --daemon command line (daemon.go)
+	dmn       *daemonRun  // set in --daemon mode
 }
 
 func newRootCmd() *cobra.Command {
@@ -51,14 +53,28 @@ func newRootCmd() *cobra.Command {
 		Long: `rsyncd-go serves rsync daemon modules (rsync://host/module) to stock rsync
 clients. With no arguments it serves an embedded default instance on
 127.0.0.1:8730 with a writable module "backup" and prints the client command
-that pushes to it.`,
-		Args:          cobra.NoArgs,
+that pushes to it.
+
+An instance is one YAML file, NAME.yaml in the config dir. Its keys are
+rsyncd.conf's parameter names with underscores: listen, max_connections,
+lock_file (count connection limits across processes, as with --inetd),
+metrics_listen (serve Prometheus metrics at http://ADDR/metrics), timeout,
+modules (a list: name, path, read_only, auth_users, secrets_file,
+hosts_allow, ...). See README.md, installed in /usr/share/doc/rsyncd-go with
+example configs. systemd runs the hidden command "rsyncd-go
+systemd-generator" at boot to write each instance's unit drop-ins.`,
+		Args:          daemonArgs(&f.d),
+		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.d.daemon || f.d.server {
+				return runDaemon(cmd, &f, args)
+			}
 			return run(cmd.Context(), &f)
 		},
 	}
+	addDaemonFlags(cmd, &f.d)
 	fl := cmd.Flags()
 	fl.StringVar(&f.instance, "instance", "", "serve instance `NAME` (NAME.yaml in the config dir)")
 	cmd.PersistentFlags().StringVar(&f.configDir, "config-dir", "", "config `DIR` (default $RSYNCD_GO_CONFIG_DIR, else /etc/rsyncd-go)")
@@ -68,10 +84,13 @@ that pushes to it.`,
 	fl.BoolVar(&f.inetd, "inetd", false, "serve the one connection on stdin/stdout, then exit (inetd, systemd Accept=yes)")
 	cmd.AddCommand(newInstancesCmd(&f), newCheckCmd(&f))
 	cmd.AddCommand(newGeneratorCmd(&f))
+	cmd.AddCommand(newImportCmd())
+	cmd.AddCommand(newManCmd())
 	return cmd
 }
 
 func run(ctx context.Context, f *flags) error {
+	start := time.Now() // temp files older than this are stale
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -80,6 +99,8 @@ func run(ctx context.Context, f *flags) error {
 	var info *instances.DefaultInfo
 	var load func() (*instances.Instance, error)
 	switch {
+	case f.dmn != nil:
+		load = f.dmn.load
 	case f.config != "" && f.instance != "":
 		return errors.New("--config and --instance exclude each other")
 	case f.config != "":
@@ -117,13 +138,17 @@ func run(ctx context.Context, f *flags) error {
 			MaxConnections: inst.MaxConnections,
 			Timeout:        inst.Timeout,
 			Motd:           motd,
+			LockFile:       inst.LockFile,
+			// PROXY protocol headers (instance keys proxy_protocol*).
+			ProxyProtocol:      inst.ProxyProtocol,
+			ProxyProtocolHosts: inst.ProxyProtocolHosts,
 		}, nil
 	}
 	inst, cfg, err := loadChecked()
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := instanceLogger(inst, level)
+	log, closeLog, err := f.dmn.logger(inst, level)
 	if err != nil {
 		return err
 	}
@@ -131,18 +156,24 @@ func run(ctx context.Context, f *flags) error {
 	log = log.With("instance", inst.Name)
 
 	srv := server.New(cfg, log)
-	if f.inetd {
-		c, err := server.StdioConn()
+	if f.inetd || f.dmn.oneConn() {
+		c, err := f.dmn.conn()
 		if err != nil {
 			return err
 		}
 		log.Debug("serving one connection (--inetd)", "remote", c.RemoteAddr().String())
 		return serveOne(ctx, srv, c, f.grace)
 	}
-	lns, activated, err := server.Listeners(inst.Listen)
+	ms, err := startMetrics(inst, srv, log)
 	if err != nil {
 		return err
 	}
+	defer ms.stop()
+	lns, activated, stopListen, err := listen(f.dmn, inst)
+	if err != nil {
+		return err
+	}
+	defer stopListen() // removes the pid file
 	if activated {
 		log.Info("using the sockets systemd passed instead of the config's listen addresses",
 			"ignored", strings.Join(inst.Listen, ","))
@@ -156,6 +187,7 @@ func run(ctx context.Context, f *flags) error {
 		}
 		go func() { errc <- srv.Serve(l) }()
 	}
+	f.dmn.listening()
 	if info != nil && len(lns) > 0 {
 		printDefaultHelp(lns[0].Addr().String(), info)
 	}
@@ -166,6 +198,9 @@ func run(ctx context.Context, f *flags) error {
 	defer nstop()
 	sd := newNotifier(log)
 	go sd.run(nctx, srv.Active)
+	// Temp files a killed or crashed predecessor left in the modules go,
+	// in the background. Not with --inetd, whose siblings may be writing.
+	go server.CleanStaleTemps(nctx, cfg.Modules, start, log)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -178,7 +213,7 @@ wait:
 			break wait
 		case <-hup:
 			sd.send(daemon.SdNotifyReloading)
-			reload(log, srv, inst, loadChecked)
+			reload(log, srv, inst, ms.watch(loadChecked))
 			sd.send(daemon.SdNotifyReady + "\nSTATUS=" + status(srv.Active()))
 		}
 	}

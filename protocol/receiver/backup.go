@@ -40,6 +40,12 @@ func (t *transfer) isBackupFile(name string) bool {
 // atomically; otherwise it moves name away.
 func (t *transfer) makeBackup(name string, link bool) error {
 	root := t.cfg.Root
+	if t.skipUnsafeBackup(name) {
+		if link {
+			return nil // replaced by the caller's rename
+		}
+		return root.Remove(name)
+	}
 	b := t.backupName(name)
 	if t.cfg.BackupDir != "" {
 		if err := root.MkdirAll(path.Dir(b), 0o755); err != nil {

@@ -5,11 +5,13 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
 )
 
 // delStats counts deletions by kind, as NDX_DEL_STATS reports them.
@@ -47,6 +49,10 @@ func (t *transfer) indexChildren() {
 // deletePass deletes extraneous entries in every directory the sender sent
 // with its contents (--delete-before, --delete-after).
 func (t *transfer) deletePass() error {
+	if t.inc != nil {
+		t.delayedDeletes() // noted per directory as its list came
+		return nil
+	}
 	if !t.cfg.Recursive {
 		return nil
 	}
@@ -89,7 +95,7 @@ func (t *transfer) deleteInDir(dir, listDir string) error {
 	if !t.deletionsAllowed() {
 		return nil
 	}
-	d, err := t.cfg.Root.Open(dir)
+	names, err := t.dirc.names(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {
 			return nil // nothing there yet to delete
@@ -97,25 +103,18 @@ func (t *transfer) deleteInDir(dir, listDir string) error {
 		t.noteIOError("rsync: opendir %q failed: %v", dir, err)
 		return nil
 	}
-	entries, err := d.ReadDir(-1)
-	d.Close()
-	if err != nil {
-		t.noteIOError("rsync: readdir %q failed: %v", dir, err)
-		return nil
-	}
 	keep := t.children[path.Clean(listDir)]
-	for _, e := range entries {
-		if _, ok := keep[e.Name()]; ok {
+	for _, base := range names {
+		if _, ok := keep[base]; ok {
 			continue
 		}
-		rel := path.Join(listDir, e.Name())
-		if t.protected(rel, e.IsDir()) {
-			continue
-		}
-		name := path.Join(dir, e.Name())
-		st, err := lstat(t.cfg.Root, name)
+		name := path.Join(dir, base)
+		st, err := t.dirc.lstat(name)
 		if err != nil {
 			continue // vanished meanwhile
+		}
+		if t.protected(path.Join(listDir, base), st.isDir()) || t.hiddenUnreadable(name, st) {
+			continue
 		}
 		if err := t.deleteItem(name, st, true); err != nil && !errors.Is(err, errMaxDelete) {
 			t.noteIOError("rsync: delete %q failed: %v", name, err)
@@ -134,20 +133,23 @@ func (t *transfer) deleteItem(name string, st *stat, recurse bool) error {
 		t.del.skipped++
 		return errMaxDelete
 	}
+	if st.isDir() {
+		t.dirc.drop()
+	}
 	if st.isDir() && recurse {
 		d, err := cfg.Root.Open(name)
 		if err != nil {
 			return err
 		}
-		entries, err := d.ReadDir(-1)
+		names, err := d.Readdirnames(-1)
 		d.Close()
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			child := path.Join(name, e.Name())
+		for _, base := range names {
+			child := path.Join(name, base)
 			cst, err := lstat(cfg.Root, child)
-			if err != nil {
+			if err != nil || t.hiddenUnreadable(child, cst) {
 				continue
 			}
 			if err := t.deleteItem(child, cst, true); err != nil {
@@ -161,6 +163,12 @@ func (t *transfer) deleteItem(name string, st *stat, recurse bool) error {
 				return err
 			}
 		} else if err := cfg.Root.Remove(name); err != nil {
+			if st.isDir() && errors.Is(err, syscall.ENOTEMPTY) {
+				// What stays inside (hidden or protected) keeps it, as
+				// rsync's delete_item says, without an error.
+				t.tellClient(wire.MsgInfo, "cannot delete non-empty directory: %s", t.relName(name))
+				return nil
+			}
 			return err
 		}
 	}
@@ -178,6 +186,10 @@ func (t *transfer) deleteItem(name string, st *stat, recurse bool) error {
 	}
 	t.stats.Deleted++
 	t.logDelete(name, st.isDir())
+	if cfg.OnFile != nil && !cfg.DryRun {
+		cfg.OnFile(xferlog.Event{Op: xferlog.Delete, File: &flist.File{Name: t.relName(name), Mode: st.mode},
+			Path: name, Iflags: xferlog.ItemDeleted})
+	}
 	return nil
 }
 

@@ -191,8 +191,16 @@ func (t *transfer) setFileAttrs(out *os.File, name string, f *flist.File) {
 			t.noteIOError("rsync: chown %q failed: %v", name, err)
 		}
 	}
+	// Without --perms an updated file keeps the mode of the one it
+	// replaces (rsync's dest_mode), with the module's chmod on top.
+	var cur *stat
+	if !cfg.PreservePerms {
+		if st, err := lstat(cfg.Root, name); err == nil && st.isRegular() {
+			cur = st
+		}
+	}
 	// After chown, which clears setuid and setgid bits.
-	if err := out.Chmod(unixToFileMode(t.wantMode(f, nil, false))); err != nil {
+	if err := out.Chmod(unixToFileMode(t.wantMode(f, cur, cur != nil))); err != nil {
 		t.noteIOError("rsync: chmod %q failed: %v", name, err)
 	}
 	if cfg.PreserveTimes {
@@ -202,8 +210,9 @@ func (t *transfer) setFileAttrs(out *os.File, name string, f *flist.File) {
 	}
 }
 
-// wantMode is the permission bits an entry should end with.
-func (t *transfer) wantMode(f *flist.File, st *stat, exists bool) uint32 {
+// listMode is the permission bits an entry should end with before the
+// module's incoming chmod (wantMode in policy.go applies it).
+func (t *transfer) listMode(f *flist.File, st *stat, exists bool) uint32 {
 	if t.cfg.PreservePerms {
 		return f.Mode & chmodBits
 	}
@@ -286,6 +295,14 @@ func (t *transfer) wantGID(f *flist.File) uint32 {
 // once their contents are complete.
 func (t *transfer) touchUpDirs() {
 	cfg := t.cfg
+	if t.inc != nil {
+		// Each directory was done as its list finished, unless
+		// --delete-delay held them all back.
+		if t.inc.touchAll {
+			t.touchAllDirs()
+		}
+		return
+	}
 	if !cfg.PreserveTimes || cfg.OmitDirTimes || cfg.DryRun {
 		return
 	}

@@ -63,6 +63,12 @@ func (t *transfer) generate(ctx context.Context) error {
 	if err := t.writeNdx(wire.NdxDone); err != nil {
 		return err
 	}
+	return t.finishPhases(ctx)
+}
+
+// finishPhases runs the phases after the file list to the final goodbye.
+func (t *transfer) finishPhases(ctx context.Context) error {
+	cfg := t.cfg
 	// Phase 1: resend what failed verification, until the receiver is done.
 	if err := t.waitDone(ctx, true); err != nil {
 		return err
@@ -237,7 +243,7 @@ func (t *transfer) genFile(ndx int32, f *flist.File, redo bool) error {
 		t.noteIOError("ERROR: daemon refused to receive %s %q", kind, f.Name)
 		return nil
 	}
-	st, statErr := lstat(cfg.Root, name)
+	st, statErr := t.dirc.lstat(name)
 	exists := statErr == nil
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
 		if errors.Is(statErr, errNotDir) {
@@ -343,6 +349,7 @@ func (t *transfer) mtimeDiffers(f *flist.File, st *stat) bool {
 // removed only with --delete or --force, as rsync does; otherwise the
 // client is told and f is skipped.
 func (t *transfer) clearWay(name string, st *stat, f *flist.File) bool {
+	t.dirc.drop()
 	recurse := t.cfg.Delete != DeleteNone || t.cfg.Force
 	if st.isDir() && !recurse {
 		if err := t.cfg.Root.Remove(name); err != nil {
@@ -402,7 +409,9 @@ func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exist
 	}
 	if !cfg.DryRun {
 		t.setAttrs(name, f, st, exists, false)
-		t.dirs = append(t.dirs, ndx)
+		if t.inc == nil {
+			t.dirs = append(t.dirs, ndx)
+		}
 	}
 	if cfg.Delete == DeleteDuring && cfg.Recursive && f.Flags&flist.FlagContentDir != 0 {
 		return t.deleteInDir(name, f.Name)
@@ -411,6 +420,9 @@ func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exist
 }
 
 func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
+	if t.skipUnsafeLink(f) {
+		return nil
+	}
 	same := false
 	if exists && st.isSymlink() {
 		cur, err := t.cfg.Root.Readlink(name)
@@ -442,9 +454,12 @@ func (t *transfer) genNonRegular(ndx int32, f *flist.File, name string, st *stat
 		if !cfg.DryRun {
 			t.setAttrs(name, f, st, true, symlink)
 		}
+		if cfg.RemoveSource == 1 {
+			t.success(ndx)
+		}
 		return nil
 	}
-	if err := t.itemize(ndx, f, st, exists, itemLocalChange); err != nil {
+	if err := t.itemizeReplaced(ndx, f, st, exists); err != nil {
 		return err
 	}
 	if cfg.DryRun {
@@ -472,6 +487,10 @@ func (t *transfer) genNonRegular(ndx int32, f *flist.File, name string, st *stat
 		return nil
 	}
 	t.stats.Created++
+	// --remove-sent-files removed symlinks too, so any removal mode does.
+	if cfg.RemoveSource == 1 || symlink {
+		t.success(ndx)
+	}
 	return nil
 }
 
@@ -502,6 +521,9 @@ func (t *transfer) genRegular(ndx int32, f *flist.File, name string, st *stat, e
 			if !cfg.DryRun {
 				t.setAttrs(name, f, st, true, false)
 			}
+			if cfg.RemoveSource == 1 {
+				t.success(ndx)
+			}
 			return nil
 		}
 	}
@@ -524,6 +546,7 @@ func (t *transfer) genRegular(ndx int32, f *flist.File, name string, st *stat, e
 		}
 	}
 
+	t.requested++
 	if err := t.writeNdx(ndx); err != nil {
 		return err
 	}

@@ -40,6 +40,10 @@ func (t *transfer) isLinkFollower(ndx int32) bool {
 
 // finishHardLinks links every follower to its leader.
 func (t *transfer) finishHardLinks() error {
+	if t.inc != nil {
+		t.finishIncHardLinks()
+		return nil
+	}
 	if t.leader == nil || t.cfg.DryRun {
 		return nil
 	}
@@ -55,6 +59,9 @@ func (t *transfer) finishHardLinks() error {
 		}
 		if st, err := lstat(t.cfg.Root, to); err == nil {
 			if st.dev == lst.dev && st.ino == lst.ino {
+				if t.cfg.RemoveSource == 1 {
+					t.success(int32(i))
+				}
 				continue
 			}
 			if err := t.deleteItem(to, st, false); err != nil {
@@ -67,6 +74,8 @@ func (t *transfer) finishHardLinks() error {
 		}
 		if err := t.cfg.Root.Link(from, to); err != nil {
 			t.noteIOError("rsync: link %q => %q failed: %v", to, from, err)
+		} else if t.cfg.RemoveSource == 1 {
+			t.success(int32(i))
 		}
 	}
 	return nil

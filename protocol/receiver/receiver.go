@@ -11,11 +11,13 @@ import (
 	"sync"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
+	"github.com/rsyncd-go/rsyncd-go/protocol/chmod"
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
 )
 
 // DeleteMode says when extraneous files are deleted.
@@ -37,6 +39,7 @@ type Config struct {
 	Protocol int
 	Root     *os.Root // the module; every file access goes through it
 	Dest     string   // destination directory inside Root ("." for its top)
+	Module   string   // the module's name, for rsync's "(in MODULE)" in messages
 
 	Checksum        checksum.Kind // negotiated block and whole-file checksum
 	FileChecksum    checksum.Kind // --checksum file-list checksum
@@ -85,9 +88,27 @@ type Config struct {
 	Filter       *filter.List // the client's rules (protect from deletion)
 	DaemonFilter *filter.List // the module's rules (refuse and protect)
 
+	// RemoveSource is the client's --remove-source-files (1) or
+	// --remove-sent-files (2): the client is told which files arrived.
+	RemoveSource int
+
 	Verbose int    // the client's -v count: decides what it is told
 	Umask   uint32 // applied to new files when perms are not preserved
 	Log     *slog.Logger
+
+	// OnFile, when set, hears of every file received (the transfer log).
+	OnFile func(xferlog.Event)
+
+	// Lists, with incremental recursion (CF_INC_RECURSE), reads the file
+	// lists that follow the first one, between the file data; nil without.
+	Lists *flist.ListReader
+
+	Chmod         *chmod.Modes // the module's "incoming chmod", nil for none
+	MungeSymlinks bool         // the module's "munge symlinks"
+	SafeLinks     bool         // --safe-links: ignore symlinks that leave the transfer tree
+	// IgnoreNonreadable is the module's "ignore nonreadable": deletions
+	// do not see what the daemon may not read.
+	IgnoreNonreadable bool
 }
 
 // Stats counts what a transfer did.
@@ -107,12 +128,21 @@ type event struct {
 // of the connection.
 func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) (Stats, error) {
 	t := newTransfer(in, out, list, cfg)
+	if cfg.Lists != nil {
+		if err := t.startInc(); err != nil {
+			return t.stats, err
+		}
+	} else {
+		t.applyListPolicy(t.files)
+	}
 	// What both goroutines read is settled before they start.
 	if err := t.prepareDest(); err != nil {
 		return t.stats, err
 	}
-	t.indexChildren()
-	t.indexHardLinks()
+	if t.inc == nil {
+		t.indexChildren()
+		t.indexHardLinks()
+	}
 	// The receiver goroutine is the only reader from here on.
 	in.OnMessage = t.onMessage
 	var (
@@ -128,11 +158,17 @@ func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.Lis
 		}
 		close(t.events)
 	}()
-	genErr := t.generate(ctx)
+	var genErr error
+	if t.inc != nil {
+		genErr = t.generateInc(ctx)
+	} else {
+		genErr = t.generate(ctx)
+	}
 	if genErr != nil {
 		t.fail(genErr)
 	}
 	wg.Wait()
+	t.dirc.drop()
 	t.cleanupTemps()
 	err := errors.Join(genErr, recvErr)
 	if err == nil {
@@ -154,21 +190,24 @@ type transfer struct {
 	events chan event
 	quit   chan struct{}
 
-	mu       sync.Mutex
-	failErr  error
-	temps    map[string]struct{} // temp files in flight, removed on failure
-	ioErr    int                 // file-level errors: the run ends with code 23
-	stats    Stats
-	phase    int
-	genNdx   wire.NdxCodec
-	recvNdx  wire.NdxCodec
-	children map[string]map[string]struct{} // dir -> names the sender listed in it
-	soloFile string                         // a single file received under the destination's name
-	dirs     []int32                        // directories whose times are set at the end
-	del      delStats
-	blockSum *checksum.Block
-	leader   []int32          // -H: index of each entry's link leader, -1 for none
-	basis    map[int32]string // partial files offered as basis, by index
+	mu        sync.Mutex
+	failErr   error
+	temps     map[string]struct{} // temp files in flight, removed on failure
+	ioErr     int                 // file-level errors: the run ends with code 23
+	stats     Stats
+	phase     int
+	genNdx    wire.NdxCodec
+	recvNdx   wire.NdxCodec
+	children  map[string]map[string]struct{} // dir -> names the sender listed in it
+	soloFile  string                         // a single file received under the destination's name
+	dirs      []int32                        // directories whose times are set at the end
+	del       delStats
+	blockSum  *checksum.Block
+	leader    []int32          // -H: index of each entry's link leader, -1 for none
+	basis     map[int32]string // partial files offered as basis, by index
+	dirc      dirCache         // the generator's open directory
+	inc       *incState        // incremental recursion; nil without
+	requested int              // transfers the generator asked for
 }
 
 func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) *transfer {
@@ -181,6 +220,7 @@ func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Confi
 		events: make(chan event, 64),
 		quit:   make(chan struct{}),
 		temps:  map[string]struct{}{},
+		dirc:   dirCache{root: cfg.Root},
 	}
 	t.genNdx.Protocol = cfg.Protocol
 	t.recvNdx.Protocol = cfg.Protocol

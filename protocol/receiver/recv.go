@@ -20,6 +20,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
 )
 
 // Bounds on a sum head from the wire. Protocol 30 caps blocks at rsync's
@@ -82,7 +83,22 @@ func (t *transfer) receive() error {
 		if err != nil {
 			return streamErr(err)
 		}
+		if t.inc != nil && ndx < 0 && ndx != wire.NdxDone {
+			if err := t.recvFlistNdx(ndx); err != nil {
+				return err
+			}
+			continue
+		}
 		if ndx == wire.NdxDone {
+			if t.inc != nil && t.phase == 0 {
+				more, err := t.recvListDone()
+				if err != nil {
+					return err
+				}
+				if more {
+					continue // the sender closed one of several lists
+				}
+			}
 			t.phase++
 			if t.phase > maxPhase {
 				break
@@ -104,7 +120,7 @@ func (t *transfer) receive() error {
 				continue
 			}
 		}
-		if ndx < 0 || int(ndx) >= len(t.files) {
+		if t.inc == nil && (ndx < 0 || int(ndx) >= len(t.files)) {
 			return rerr.New(rerr.Protocol, "Invalid file index: %d (%d - %d)", ndx, wire.NdxDone, len(t.files)-1)
 		}
 		if iflags&itemBasisTypeFollow != 0 {
@@ -128,7 +144,15 @@ func (t *transfer) receive() error {
 		if t.phase == 2 {
 			return rerr.New(rerr.Protocol, "got transfer request in phase 2")
 		}
-		f := &t.files[ndx]
+		var f *flist.File
+		var il *incList // the list of f with incremental recursion
+		if t.inc != nil {
+			if f, il = t.incFile(ndx); f == nil {
+				return rerr.New(rerr.Protocol, "Invalid file index: %d (not in an open file list)", ndx)
+			}
+		} else {
+			f = &t.files[ndx]
+		}
 		if f.Flags&flist.FlagRemoved != 0 {
 			return rerr.New(rerr.Protocol, "rsync: refusing transfer of cleared file index %d", ndx)
 		}
@@ -138,18 +162,31 @@ func (t *transfer) receive() error {
 		if cfg.DryRun {
 			continue
 		}
+		read0 := t.in.Count()
 		ok, err := r.receiveFile(ndx, f)
 		if err != nil {
 			return err
 		}
+		if cfg.OnFile != nil {
+			// Logged whether or not it verified, as rsyncd's log_item.
+			cfg.OnFile(xferlog.Event{Op: xferlog.Recv, File: f, Path: t.localPath(f), Iflags: iflags, Read: t.in.Count() - read0})
+		}
 		t.stats.Transferred++
+		// A file fails for good once it was sent again (with incremental
+		// recursion that happens within phase 0).
+		redoing := t.phase != 0 || il != nil && t.inc.redoing(il, ndx)
+		if il != nil {
+			t.inc.finished(il, ndx, !ok && !redoing)
+		}
 		if !ok {
-			if t.phase == 0 {
+			if !redoing {
 				if cfg.Verbose > 0 {
 					t.tellClient(wire.MsgWarning, "WARNING: %s failed verification -- update discarded (will try again).", f.Name)
 				}
-				if err := t.signal(event{redo: ndx}); err != nil {
-					return err
+				if il == nil {
+					if err := t.signal(event{redo: ndx}); err != nil {
+						return err
+					}
 				}
 			} else {
 				t.noteIOError("ERROR: %s failed verification -- update discarded.", f.Name)
@@ -284,8 +321,12 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 		out, err = cfg.Root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	}
 	var writeErr error
+	// outErr is a failed write of the output: rsync's receiver ends the
+	// session on it (RERR_FILEIO) instead of draining the file's data.
+	var outErr error
 	if err != nil {
-		t.noteIOError("rsync: mkstemp %q failed: %v", tmp, err)
+		e := errnoOf(err)
+		t.noteIOError("rsync: [receiver] mkstemp %q (in %s) failed: %s (%d)", tmp, cfg.Module, errnoText(e), int(e))
 		writeErr = err
 		out = nil
 	} else {
@@ -304,6 +345,7 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 		h.Write(p)
 		if writeErr == nil && out != nil {
 			_, writeErr = r.bw.Write(p)
+			outErr = writeErr
 		}
 		offset += int64(len(p))
 	}
@@ -314,6 +356,7 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 			if writeErr = r.bw.Flush(); writeErr == nil {
 				_, writeErr = out.Seek(int64(len(p)), io.SeekCurrent)
 			}
+			outErr = writeErr
 		}
 		offset += int64(len(p))
 	}
@@ -334,6 +377,9 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 			write(data)
 			gotLiteral = true
 			t.stats.Literal += int64(len(data))
+			if outErr != nil {
+				return false, r.writeFailed(out, tmp, name, gotLiteral, outErr)
+			}
 			continue
 		}
 		if blk >= head.count {
@@ -361,6 +407,9 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 			write(b)
 		}
 		t.stats.Matched += int64(n)
+		if outErr != nil {
+			return false, r.writeFailed(out, tmp, name, gotLiteral, outErr)
+		}
 		if err := r.dec.SeeBlock(b); err != nil {
 			r.abandon(out, tmp)
 			return false, streamErr(err)
@@ -379,7 +428,9 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 		return true, nil // reported already; nothing to install
 	}
 	if writeErr == nil {
-		writeErr = r.bw.Flush()
+		if writeErr = r.bw.Flush(); writeErr != nil {
+			return false, r.writeFailed(out, tmp, name, gotLiteral, writeErr)
+		}
 	}
 	if cfg.Inplace && writeErr == nil {
 		writeErr = out.Truncate(offset)
@@ -400,6 +451,7 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 		}
 		if verified {
 			t.setAttrs(name, f, nil, false, false)
+			t.success(ndx)
 		}
 		return verified, nil
 	}
@@ -428,6 +480,7 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 	if fromPartial {
 		t.dropPartial(basisName)
 	}
+	t.success(ndx)
 	return true, nil
 }
 
@@ -463,6 +516,36 @@ func (r *fileReceiver) interrupted(out *os.File, tmp, name string, gotLiteral bo
 		return
 	}
 	t.dropTemp(tmp)
+}
+
+// writeFailed ends a file whose output could not be written (a full disk)
+// as rsync's receiver does: "write failed on NAME (in MODULE)" and the
+// session ends with RERR_FILEIO. The temp file goes (or becomes the partial
+// file with --partial) and the old file stays.
+func (r *fileReceiver) writeFailed(out *os.File, tmp, name string, gotLiteral bool, err error) error {
+	r.interrupted(out, tmp, name, gotLiteral)
+	e := errnoOf(err)
+	msg := fmt.Sprintf("rsync: [receiver] write failed on %q (in %s): %s (%d)", name, r.t.cfg.Module, errnoText(e), int(e))
+	r.t.cfg.Log.Warn(msg, "err", err)
+	return rerr.New(rerr.FileIO, "%s", msg)
+}
+
+// errnoOf returns the system error number behind err, EIO when none.
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
+}
+
+// errnoText is strerror: Go's texts are lower-case, glibc's capitalised.
+func errnoText(e syscall.Errno) string {
+	s := e.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // abandon closes and removes a temp file after a stream error.

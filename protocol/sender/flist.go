@@ -39,6 +39,7 @@ type builder struct {
 	groups  map[uint32]string
 	xferErr bool         // a FERROR_XFER message went out
 	filt    *filter.List // the client's rules for the current argument
+	base    string       // --files-from: the directory the names are relative to
 
 	lastImplied    string // --relative: the parents sent for the last argument
 	impliedDot     bool   // send "." as an implied dir before this argument
@@ -97,6 +98,7 @@ func (b *builder) addArg(arg string) error {
 	dotDir, follow := false, false
 	if cfg.Relative {
 		dir, fn = b.splitRelative(fbuf)
+		dir = b.inBase(dir)
 		c := path.Clean(fn)
 		switch {
 		case c == ".":
@@ -120,6 +122,7 @@ func (b *builder) addArg(arg string) error {
 		if i := strings.LastIndexByte(fbuf, '/'); i >= 0 {
 			dir, fn = fbuf[:i], fbuf[i+1:]
 		}
+		dir = b.inBase(dir)
 		if fn == "" {
 			fn = "."
 			dotDir = true
@@ -166,7 +169,7 @@ func (b *builder) addArg(arg string) error {
 	}
 	if cfg.Relative && b.impliedDot {
 		b.impliedDot = false
-		if dst, err := cfg.Root.Stat(dirOrDot(dir)); err == nil {
+		if dst, err := cfg.Root.Stat(dirOrDot(dir)); err == nil && !b.unreadable(nil, dirOrDot(dir), dst) {
 			b.addEntry(".", dirOrDot(dir), dst, flist.FlagImpliedDir)
 		}
 	}
@@ -186,6 +189,17 @@ func (b *builder) addArg(arg string) error {
 	}
 	b.addEntry(fn, disk, st, flags)
 	return nil
+}
+
+// inBase puts an argument's directory under the --files-from base.
+func (b *builder) inBase(dir string) string {
+	switch {
+	case b.base == "" || b.base == ".":
+		return dir
+	case dir == "":
+		return b.base
+	}
+	return b.base + "/" + dir
 }
 
 func dirOrDot(dir string) string {
@@ -226,6 +240,9 @@ func (b *builder) sendImpliedDirs(dir, prefix string) {
 		disk := path.Join(dir, q)
 		st, err := b.cfg.Root.Stat(disk)
 		if err == nil && b.cfg.DaemonFilter != nil && b.cfg.DaemonFilter.ExcludedPath(disk, st.IsDir(), filter.Sender) {
+			continue
+		}
+		if err == nil && b.unreadable(nil, disk, st) {
 			continue
 		}
 		if err != nil {
@@ -277,7 +294,6 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 		return nil
 	}
 	ents, err := d.ReadDir(-1)
-	d.Close()
 	if err != nil {
 		b.ioError |= ioErrGeneral
 		b.say(wire.MsgErrorXfer, "rsync: [sender] readdir(%s): %v\n", b.fullName("", disk), err)
@@ -304,11 +320,12 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 			b.say(wire.MsgErrorXfer, "rsync: [sender] readlink_stat(%s) failed: %s (%d)\n", b.fullName("", cdisk), errnoText(errnoOf(err)), int(errnoOf(err)))
 			continue
 		}
-		if b.excluded(cname, cdisk, st.IsDir()) {
+		if b.excluded(cname, cdisk, st.IsDir()) || b.unreadable(d, cdisk, st) {
 			continue
 		}
 		b.addEntry(cname, cdisk, st, flags)
 	}
+	d.Close()
 	if !b.cfg.Recursive {
 		return nil
 	}
@@ -363,6 +380,9 @@ func (b *builder) addEntry(name, disk string, st fs.FileInfo, flags uint32) bool
 				return false
 			}
 			f.LinkTarget = t
+			if cfg.MungeSymlinks {
+				f.LinkTarget = unmunge(t)
+			}
 		}
 	case f.IsDevice():
 		f.RdevMajor, f.RdevMinor = unix.Major(sys.Rdev), unix.Minor(sys.Rdev)
@@ -372,6 +392,7 @@ func (b *builder) addEntry(name, disk string, st fs.FileInfo, flags uint32) bool
 	default:
 		return false
 	}
+	f.Mode = cfg.Chmod.Apply(f.Mode) // after make_file, as send_file_name does
 	if cfg.Atimes && !f.IsDir() {
 		f.Atime = sys.Atim.Sec
 	}

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
+	"github.com/rsyncd-go/rsyncd-go/protocol/chmod"
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
 )
 
 // Config is one pull as the session set it up.
@@ -49,10 +51,22 @@ type Config struct {
 	IgnoreErrors    bool
 	Verbose         int
 
+	Chmod             *chmod.Modes // the module's "outgoing chmod", nil for none
+	MungeSymlinks     bool         // the module's "munge symlinks": strip the prefix from targets
+	IgnoreNonreadable bool         // the module's "ignore nonreadable"
+
 	ClientRules  []filter.Rule   // the client's filter list
 	MergeRead    filter.ReadFunc // reads per-directory merge files (module-relative names)
 	DaemonFilter *filter.List    // the module's rules, on module-relative paths
 	Log          *slog.Logger
+	OnFile       func(xferlog.Event) // when set, hears of every file sent (the transfer log)
+
+	// FilesFrom, when set, names what is sent instead of the arguments
+	// (--files-from); the names are relative to the first argument.
+	FilesFrom *FilesFrom
+	// RemoveSource is --remove-source-files (1) or --remove-sent-files
+	// (2): a file the client confirms (MSG_SUCCESS) is removed.
+	RemoveSource int
 }
 
 // Stats is what a pull did.
@@ -94,9 +108,15 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 
 	start := time.Now()
 	b := &builder{cfg: cfg, w: w}
-	for _, a := range args {
-		if err := b.addArg(a); err != nil {
+	if cfg.FilesFrom != nil {
+		if err := b.addFilesFrom(ctx, args); err != nil {
 			return st, err
+		}
+	} else {
+		for _, a := range args {
+			if err := b.addArg(a); err != nil {
+				return st, err
+			}
 		}
 	}
 	buildTime := max(time.Since(start).Milliseconds(), 1)
@@ -145,6 +165,9 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 	var opts []checksum.Option
 	if cfg.LegacySeedOrder {
 		opts = append(opts, checksum.LegacySeedOrder())
+	}
+	if cfg.RemoveSource > 0 {
+		s.watchSuccess()
 	}
 	s.m = newMatcher(checksum.NewBlock(cfg.Checksum, proto, cfg.Seed, opts...))
 	s.fileSum = checksum.NewFile(cfg.Checksum, proto, cfg.Seed)
@@ -371,6 +394,10 @@ func (s *session) sendFiles(ctx context.Context) error {
 func (s *session) sendFile(q request) error {
 	cfg := s.cfg
 	proto := cfg.Protocol
+	var read0, written0 int64 // the transfer log's %b and %c count from here, as rsync's
+	if cfg.OnFile != nil {
+		read0, written0 = s.r.Count(), s.w.Count()
+	}
 	if err := s.sums.ReadSums(s.r, proto, cfg.Checksum.Size()); err != nil {
 		return streamErr(err)
 	}
@@ -439,6 +466,10 @@ func (s *session) sendFile(q request) error {
 	}
 	s.transferred++
 	cfg.Log.Debug("sent", "file", name, "size", fi.Size())
+	if cfg.OnFile != nil {
+		cfg.OnFile(xferlog.Event{Op: xferlog.Send, File: &s.list.Files[q.ndx], Path: disk, Iflags: int(q.iflags),
+			Read: s.r.Count() - read0, Written: s.w.Count() - written0, Sum: s.sumBuf})
+	}
 	return nil
 }
 

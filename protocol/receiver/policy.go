@@ -1,0 +1,175 @@
+package receiver
+
+import (
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// MungePrefix is what "munge symlinks" puts before every received symlink
+// target (rsync's SYMLINK_PREFIX): a directory that does not exist, so the
+// stored link cannot be followed.
+const MungePrefix = "/rsyncd-munged/"
+
+// applyListPolicy applies the module's policies to entries as they arrive
+// from the sender, before anything is created from them (rsync's
+// recv_file_entry): the incoming chmod to every mode but a symlink's, and
+// the munge prefix to every symlink target. It must run on every file
+// list the receiver reads, once, before the generator sees it.
+func (t *transfer) applyListPolicy(files []flist.File) {
+	cfg := t.cfg
+	munge := cfg.MungeSymlinks && cfg.PreserveLinks
+	if cfg.Chmod == nil && !munge {
+		return
+	}
+	for i := range files {
+		f := &files[i]
+		f.Mode = cfg.Chmod.Apply(f.Mode)
+		if munge && f.IsSymlink() {
+			f.LinkTarget = MungePrefix + f.LinkTarget
+		}
+	}
+}
+
+// wantMode is the permission bits an entry should end with: listMode, with
+// the module's incoming chmod applied once more as rsync's set_file_attrs
+// does, so that without --perms existing entries get it too.
+func (t *transfer) wantMode(f *flist.File, st *stat, exists bool) uint32 {
+	m := t.listMode(f, st, exists)
+	if t.cfg.Chmod == nil {
+		return m
+	}
+	return t.cfg.Chmod.Apply(f.Mode&^chmodBits|m) & chmodBits
+}
+
+// skipUnsafeLink reports whether --safe-links ignores symlink f, and tells
+// a verbose client so, as rsync's generator does.
+func (t *transfer) skipUnsafeLink(f *flist.File) bool {
+	if !t.cfg.SafeLinks || !UnsafeSymlink(f.LinkTarget, f.Name) {
+		return false
+	}
+	if t.cfg.Verbose > 0 {
+		t.tellClient(wire.MsgInfo, "ignoring unsafe symlink %q -> %q", f.Name, f.LinkTarget)
+	}
+	return true
+}
+
+// UnsafeSymlink reports whether a symlink named name (a path relative to
+// the top of the transfer) with the given target can point outside the
+// transfer (rsync's unsafe_symlink in util1.c), judged on the text alone:
+// an empty or absolute target, a ".." anywhere but in a leading run of
+// "../", a trailing "/..", or leading ".." components that climb above
+// the top from name's directory.
+func UnsafeSymlink(target, name string) bool {
+	if target == "" || target[0] == '/' {
+		return true
+	}
+	rest := target
+	for strings.HasPrefix(rest, "../") {
+		rest = strings.TrimLeft(rest[3:], "/")
+	}
+	if strings.Contains(rest, "/../") {
+		return true
+	}
+	if len(target) > 3 && strings.HasSuffix(target, "/..") {
+		return true
+	}
+	// The depth of name's directory below the top: "." components count
+	// nothing, ".." starts the count over.
+	depth := 0
+	comps := strings.Split(name, "/")
+	for i, c := range comps[:len(comps)-1] {
+		switch c {
+		case "":
+			if i == 0 {
+				depth++ // rsync counts the root of an absolute name
+			}
+		case ".":
+		case "..":
+			depth = 0
+		default:
+			depth++
+		}
+	}
+	if comps[len(comps)-1] == ".." {
+		depth = 0
+	}
+	comps = strings.Split(target, "/")
+	for _, c := range comps[:len(comps)-1] {
+		switch c {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	if comps[len(comps)-1] == ".." {
+		depth--
+	}
+	return depth < 0
+}
+
+// skipUnsafeBackup reports whether --safe-links keeps the symlink at name
+// out of the backups, as rsync's make_backup does: one whose target is
+// unsafe or cannot be read.
+func (t *transfer) skipUnsafeBackup(name string) bool {
+	cfg := t.cfg
+	if !cfg.SafeLinks || !cfg.PreserveLinks {
+		return false
+	}
+	st, err := lstat(cfg.Root, name)
+	if err != nil || !st.isSymlink() {
+		return false
+	}
+	target, err := cfg.Root.Readlink(name)
+	return err != nil || target == "" || UnsafeSymlink(target, t.relName(name))
+}
+
+// itemizeReplaced reports a symlink, device or special file that is
+// created anew, as rsync's generator does once the new entry is in place:
+// a change of its value ('c') and, where an entry of the same type stood,
+// nothing else, its attributes being set to the sender's.
+func (t *transfer) itemizeReplaced(ndx int32, f *flist.File, st *stat, exists bool) error {
+	iflags := itemLocalChange | itemReportChange
+	if !exists || st.mode&sIFMT != f.Mode&sIFMT {
+		return t.itemize(ndx, f, st, false, iflags)
+	}
+	if t.cfg.Protocol < 29 {
+		return nil
+	}
+	if err := t.writeNdx(ndx); err != nil {
+		return err
+	}
+	return t.out.WriteUint16(uint16(iflags))
+}
+
+// hiddenUnreadable reports whether "ignore nonreadable" hides the entry at
+// name from deletion: rsync's generator lists a directory through the
+// same make_file as its sender, which skips what the daemon may not read
+// (access(2) with R_OK; symlinks are not checked).
+func (t *transfer) hiddenUnreadable(name string, st *stat) bool {
+	if !t.cfg.IgnoreNonreadable || st.isSymlink() {
+		return false
+	}
+	d, base, err := rootfs.OpenParent(t.cfg.Root, name)
+	if err != nil {
+		return true // cannot be read either
+	}
+	defer d.Close()
+	sc, err := d.SyscallConn()
+	if err != nil {
+		return true
+	}
+	var accErr error
+	if err := sc.Control(func(fd uintptr) { accErr = unix.Faccessat(int(fd), base, unix.R_OK, 0) }); err != nil {
+		return true
+	}
+	return accErr != nil
+}

@@ -1,0 +1,153 @@
+package receiver
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/chmod"
+	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
+)
+
+// TestUnsafeSymlink runs the cases of rsync's testsuite/unsafe-byname
+// (t_unsafe TARGET NAME).
+func TestUnsafeSymlink(t *testing.T) {
+	tests := []struct {
+		target, name string
+		unsafe       bool
+	}{
+		{"file", "from", false},
+		{"dir/file", "from", false},
+		{"dir/./file", "from", false},
+		{"dir/.", "from", false},
+		{"dir/", "from", false},
+		{"/etc/passwd", "from", true},
+		{"//../etc/passwd", "from", true},
+		{"//./etc/passwd", "from", true},
+		{"./foo", "from", false},
+		{"../foo", "from", true},
+		{"./../foo", "from", true},
+		{".//../foo", "from", true},
+		{"./../foo", "from/..", true},
+		{"../dest", "from/dir", false},
+		{"../../dest", "from//dir", true},
+		{"..//../dest", "from/dir", true},
+		{"..", "from/file", false},
+		{"../..", "from/file", true},
+		{"..//..", "from//file", true},
+		{"dir/..", "from", true},
+		{"dir/../..", "from", true},
+		{"dir/..//..", "from", true},
+		{"", "from", true},
+		{"../../unsafe/unsafefile", "from/safe", true},
+		{"..//../unsafe/unsafefile", "from/safe", true},
+		{"../files/file1", "from/safe", false},
+		{"../../unsafe/unsafefile", "safe", true},
+		{"../files/file1", "safe", true},
+		{"../../unsafe/unsafefile", "/work/from/safe", false},
+		{"../files/file1", "/work/from/safe", false},
+		// A daemon's list names.
+		{"../x", "a/b/link", false},
+		{"../../x", "a/b/link", false},
+		{"../../../x", "a/b/link", true},
+
+		{"a/../../x", "d/link", true}, // ".." past a leading run
+		{"../a/../b", "d/link", true},
+		{"x/../y", "link", true},
+		{"..", "link", true},
+		{"...", "link", false},
+		{".hidden/../x", "link", true},
+		{"/rsyncd-munged/x", "link", true},
+	}
+	for _, tt := range tests {
+		if got := UnsafeSymlink(tt.target, tt.name); got != tt.unsafe {
+			t.Errorf("UnsafeSymlink(%q, %q) = %v, want %v", tt.target, tt.name, got, tt.unsafe)
+		}
+	}
+}
+
+func TestApplyListPolicy(t *testing.T) {
+	files := func() []flist.File {
+		return []flist.File{
+			{Name: ".", Mode: 0o040755},
+			{Name: "f", Mode: 0o100600},
+			{Name: "l", Mode: 0o120777, LinkTarget: "f"},
+			{Name: "d", Mode: 0o040700},
+		}
+	}
+	tests := []struct {
+		name   string
+		cfg    Config
+		modes  []uint32
+		target string
+	}{
+		{"none", Config{PreserveLinks: true}, []uint32{0o040755, 0o100600, 0o120777, 0o040700}, "f"},
+		{"chmod", Config{PreserveLinks: true, Chmod: chmod.MustParse("Dgo=rx,Fgo=r", 0)}, []uint32{0o040755, 0o100644, 0o120777, 0o040755}, "f"},
+		{"munge", Config{PreserveLinks: true, MungeSymlinks: true}, []uint32{0o040755, 0o100600, 0o120777, 0o040700}, "/rsyncd-munged/f"},
+		{"munge without links", Config{MungeSymlinks: true}, []uint32{0o040755, 0o100600, 0o120777, 0o040700}, "f"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &transfer{cfg: &tt.cfg}
+			fs := files()
+			tr.applyListPolicy(fs)
+			for i, f := range fs {
+				if f.Mode != tt.modes[i] {
+					t.Errorf("%s: mode %o, want %o", f.Name, f.Mode, tt.modes[i])
+				}
+			}
+			if fs[2].LinkTarget != tt.target {
+				t.Errorf("symlink target %q, want %q", fs[2].LinkTarget, tt.target)
+			}
+		})
+	}
+}
+
+func TestWantModeChmod(t *testing.T) {
+	reg := &flist.File{Name: "f", Mode: 0o100600}
+	dir := &flist.File{Name: "d", Mode: 0o040700}
+	existing := &stat{mode: 0o100640}
+	tests := []struct {
+		name   string
+		cfg    Config
+		f      *flist.File
+		st     *stat
+		exists bool
+		want   uint32
+	}{
+		{"perms, no chmod", Config{PreservePerms: true}, reg, nil, false, 0o600},
+		{"perms", Config{PreservePerms: true, Chmod: chmod.MustParse("go+r", 0)}, reg, nil, false, 0o644},
+		{"no perms, new", Config{Umask: 0o022, Chmod: chmod.MustParse("o+r", 0)}, reg, nil, false, 0o604},
+		// Without --perms an existing file keeps its mode, but the module's
+		// chmod still applies (rsync's set_file_attrs).
+		{"no perms, existing", Config{Chmod: chmod.MustParse("o+r", 0)}, reg, existing, true, 0o644},
+		{"dir only", Config{PreservePerms: true, Chmod: chmod.MustParse("D755", 0)}, dir, nil, false, 0o755},
+		{"dir only, file", Config{PreservePerms: true, Chmod: chmod.MustParse("D755", 0)}, reg, nil, false, 0o600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &transfer{cfg: &tt.cfg}
+			if got := tr.wantMode(tt.f, tt.st, tt.exists); got != tt.want {
+				t.Errorf("wantMode = %o, want %o", got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzUnsafeSymlink feeds symlink targets and names as a sender may send
+// them: never a panic; absolute and empty targets are always unsafe, and a
+// relative one without a ".." component never is.
+func FuzzUnsafeSymlink(f *testing.F) {
+	for _, s := range [][2]string{{"../x", "a/b"}, {"/etc/passwd", "l"}, {"a/../../b", "d/l"}, {"..//..", "from//file"}, {"", ""}, {"./", "/"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, target, name string) {
+		got := UnsafeSymlink(target, name)
+		if (target == "" || target[0] == '/') && !got {
+			t.Fatalf("UnsafeSymlink(%q, %q) = false for an absolute or empty target", target, name)
+		}
+		if target != "" && target[0] != '/' && !slices.Contains(strings.Split(target, "/"), "..") && got {
+			t.Fatalf("UnsafeSymlink(%q, %q) = true without a \"..\"", target, name)
+		}
+	})
+}
