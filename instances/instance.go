@@ -35,7 +35,7 @@ type Instance struct {
 	MaxConnections int           // "max_connections" at the top level: limit for the whole instance, 0 = none
 	Timeout        time.Duration // "timeout" at the top level, 0 = none
 	Motd           string        // "motd_file": path of the file whose contents greet clients, "" = none
-	LogFormat      string        // "log_format": "text" (default) or "json"
+	LogFormat      string        // "log_format": "text" (default), "json", or "rsyncd" (stock rsyncd's log file lines)
 	LogFile        string        // "log_file": "" = stderr
 	PidFile        string        // "pid_file": written (and locked) while listening, as rsyncd does; "" = none
 	// "lock_file": max_connections counted in this file's locks, across
@@ -48,7 +48,17 @@ type Instance struct {
 	// "proxy_protocol_hosts" (required then, hosts_allow syntax).
 	ProxyProtocol      bool
 	ProxyProtocolHosts []string
-	Modules            []modules.Module
+	// "socket_options": rsync's setsockopt list, set on every connection
+	// and listening socket (modules.ParseSocketOptions checked it).
+	SocketOptions string
+	// "listen_backlog": accept queue length of each listening socket
+	// (0 = Go's, the kernel's maximum).
+	ListenBacklog int
+	// "syslog_facility", "syslog_tag": where logs go without a log_file:
+	// setting either logs to syslog ("" = rsyncd's daemon and rsyncd).
+	SyslogFacility string
+	SyslogTag      string
+	Modules        []modules.Module
 }
 
 // Module returns the module a client asks for by name; names match exactly,
@@ -251,6 +261,10 @@ func build(name, file string, raw rawInstance) *Instance {
 	pick(&inst.MetricsListen, raw.MetricsListen)
 	pick(&inst.ProxyProtocol, raw.ProxyProtocol)
 	pickList(&inst.ProxyProtocolHosts, raw.ProxyProtocolHosts)
+	pick(&inst.SocketOptions, raw.SocketOptions)
+	pick(&inst.ListenBacklog, raw.ListenBacklog)
+	pick(&inst.SyslogFacility, raw.SyslogFacility)
+	pick(&inst.SyslogTag, raw.SyslogTag)
 	for _, rm := range raw.Modules {
 		inst.Modules = append(inst.Modules, merge(rm, g))
 	}
@@ -288,6 +302,14 @@ func merge(m, g rawModule) modules.Module {
 	pick(&out.GID, m.GID, g.GID)
 	pick(&out.NumericIDs, m.NumericIDs, g.NumericIDs)
 	pick(&out.FakeSuper, m.FakeSuper, g.FakeSuper)
+	pick(&out.TempDir, m.TempDir, g.TempDir)
+	if v := m.OpenNoatime; v != nil || g.OpenNoatime != nil {
+		if v == nil {
+			v = g.OpenNoatime
+		}
+		b := *v
+		out.OpenNoatime = &b
+	}
 	pick(&out.MungeSymlinks, m.MungeSymlinks, g.MungeSymlinks)
 	pick(&out.IgnoreErrors, m.IgnoreErrors, g.IgnoreErrors)
 	pick(&out.IgnoreNonreadable, m.IgnoreNonreadable, g.IgnoreNonreadable)
@@ -341,8 +363,8 @@ func (w *walker) checkInstance(inst *Instance) {
 	if inst.Timeout < 0 {
 		w.errorf(top["timeout"].line, "timeout: must not be negative (got %v)", inst.Timeout)
 	}
-	if inst.LogFormat != "text" && inst.LogFormat != "json" {
-		w.errorf(top["log_format"].line, "log_format: want text or json, got %q", inst.LogFormat)
+	if inst.LogFormat != "text" && inst.LogFormat != "json" && inst.LogFormat != "rsyncd" {
+		w.errorf(top["log_format"].line, "log_format: want text, json or rsyncd, got %q", inst.LogFormat)
 	}
 	if _, err := modules.ParseHosts(inst.ProxyProtocolHosts); err != nil {
 		for _, e := range flattenErr(err) {
@@ -403,6 +425,7 @@ func (w *walker) checkInstance(inst *Instance) {
 			}
 		}
 	}
+	w.checkFront(inst) // front.go
 	if w.items == 0 && !w.top.bad["modules"] {
 		w.errorf(top["modules"].line, "no modules: define at least one under modules: (- name: NAME, path: DIR)")
 	}

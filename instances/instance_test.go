@@ -355,7 +355,7 @@ modules:
     path: @DIR@/backup
 `, []want{{1, "listed twice"}, {1, `"nohost": want ADDRESS:PORT`}, {1, `port "http" is not a number`},
 			{1, `"example.com" is not an IP address`}, {2, "max_connections: must not be negative at the top level"},
-			{3, `log_format: want text or json, got "xml"`}, {4, "motd_file:"}, {5, "log_file: directory of"},
+			{3, `log_format: want text, json or rsyncd, got "xml"`}, {4, "motd_file:"}, {5, "log_file: directory of"},
 			{6, "name: belongs inside a module"}}},
 		{"no modules", "listen: 127.0.0.1:8730\n", []want{{0, "no modules"}}},
 		{"modules as a map", "modules:\n  backup:\n    path: /x\n", []want{{1, "must be a list"}}},

@@ -107,7 +107,7 @@ var confParams = map[string]confParam{
 	// Global-only.
 	"address":              {},
 	"port":                 {},
-	"listen backlog":       {},
+	"listen backlog":       {key: "listen_backlog"},
 	"motd file":            {key: "motd_file"},
 	"pid file":             {key: "pid_file"},
 	"proxy protocol":       {key: "proxy_protocol"},
@@ -115,7 +115,7 @@ var confParams = map[string]confParam{
 	"daemon uid":           {},
 	"daemon gid":           {},
 	"daemon chroot":        {refuse: "rsyncd-go does not chroot itself; every module is confined to its path by os.Root (for more, use systemd's RootDirectory= or ProtectSystem=)"},
-	"socket options":       {refuse: "rsyncd-go does not set socket options from the config; remove it"},
+	"socket options":       {key: "socket_options"},
 
 	// Module parameters (a global value is the default of every module).
 	"path":               {key: "path"},
@@ -155,17 +155,17 @@ var confParams = map[string]confParam{
 	"post-xfer exec":     {key: "post_xfer_exec"},
 	"log file":           {},
 	"use chroot":         {},
-	"uid":                {},
-	"gid":                {},
+	"uid":                {key: "uid"},
+	"gid":                {key: "gid"},
 	"insecure links":     {},
-	"open noatime":       {},
+	"open noatime":       {key: "open_noatime"},
 	"name":               {refuse: "a module's name is its [section] header"},
 	"charset":            {refuse: "file names are stored as the client sends them (no iconv)"},
-	"early exec":         {refuse: "rsyncd-go runs no programs before a transfer's arguments are read"},
+	"early exec":         {key: "early_exec"},
 	"name converter":     {refuse: "user and group names are looked up by the daemon itself"},
-	"temp dir":           {refuse: "files are received into a temp name next to their target, as rsync's default"},
-	"syslog facility":    {refuse: "rsyncd-go logs to stderr (the journal) or to log_file, and in --daemon mode without a log file to syslog with facility daemon"},
-	"syslog tag":         {refuse: "rsyncd-go logs to stderr (the journal) or to log_file, and in --daemon mode without a log file to syslog with tag rsyncd"},
+	"temp dir":           {key: "temp_dir"},
+	"syslog facility":    {key: "syslog_facility"},
+	"syslog tag":         {key: "syslog_tag"},
 }
 
 // Keys whose top-level YAML value also sets an instance-wide limit, which a
@@ -179,14 +179,14 @@ var moduleKeyOrder = []string{
 	"hosts_allow", "hosts_deny", "forward_lookup", "reverse_lookup",
 	"max_connections", "timeout", "refuse_options", "dont_compress",
 	"filter", "include", "exclude", "include_from", "exclude_from",
-	"incoming_chmod", "outgoing_chmod", "numeric_ids", "fake_super",
+	"incoming_chmod", "outgoing_chmod", "uid", "gid", "numeric_ids", "fake_super", "temp_dir", "open_noatime",
 	"munge_symlinks", "ignore_errors", "ignore_nonreadable", "max_verbosity",
-	"transfer_logging", "transfer_log_format", "pre_xfer_exec", "post_xfer_exec",
+	"transfer_logging", "transfer_log_format", "early_exec", "pre_xfer_exec", "post_xfer_exec",
 }
 
 // instanceKeysOfModuleParams are instance-wide YAML keys of rsyncd.conf
 // module parameters, in YAML order.
-var instanceKeysOfModuleParams = []string{"lock_file"}
+var instanceKeysOfModuleParams = []string{"lock_file", "syslog_facility", "syslog_tag"}
 
 // value is one YAML value with where it came from.
 type value struct {
@@ -289,19 +289,14 @@ func (cv *converter) convert(cfg *rsyncdconf.Config) (*Converted, error) {
 	// Instance settings from the global-only parameters.
 	listen, lv := cv.listen(globals)
 	setTop("listen", value{node: plainStr(listen), pos: lv.pos, comment: lv.comment})
-	for _, name := range []string{"pid file", "motd file", "proxy protocol", "proxy protocol hosts"} {
+	for _, name := range []string{"pid file", "motd file", "proxy protocol", "proxy protocol hosts", "listen backlog", "socket options"} {
 		p, ok := globals[name]
-		if !ok {
+		if !ok || name == "socket options" && strings.TrimSpace(p.Value) == "" {
 			continue
 		}
 		if v, ok := cv.mapped(p, topKeys); ok {
 			setTop(confParams[name].key, v)
 		}
-	}
-	if p, ok := globals["listen backlog"]; ok {
-		// Go listens with the kernel's maximum backlog (somaxconn), which
-		// caps rsync's value too: the queue is never shorter than asked.
-		cv.note(p, "accepted: Go listens with the kernel's maximum backlog (net.core.somaxconn), never shorter")
 	}
 	for _, name := range []string{"daemon uid", "daemon gid"} {
 		if p, ok := globals[name]; ok {
@@ -312,7 +307,7 @@ func (cv *converter) convert(cfg *rsyncdconf.Config) (*Converted, error) {
 			}
 		}
 	}
-	for _, name := range []string{"daemon chroot", "socket options"} {
+	for _, name := range []string{"daemon chroot"} {
 		if p, ok := globals[name]; ok && p.Value != "" {
 			cv.refuse(p, confParams[name].refuse)
 		}
@@ -326,6 +321,8 @@ func (cv *converter) convert(cfg *rsyncdconf.Config) (*Converted, error) {
 	if logFile.node != nil {
 		setTop("log_file", logFile)
 	}
+	// A drop-in keeps its log: stock rsyncd's lines, in the file or syslog.
+	setTop("log_format", value{node: plainStr("rsyncd"), pos: Error{File: cv.file}})
 
 	// Modules: each one's effective parameters, as rsync computes them.
 	mods := make([]map[string]value, len(cfg.Modules))
@@ -510,8 +507,9 @@ func (cv *converter) mapped(p rsyncdconf.Param, schema map[string]kind) (value, 
 		cv.refuse(p, "not supported yet")
 		return value{}, false
 	}
-	if strings.Contains(p.Value, "%RSYNC_") {
-		cv.refuse(p, "values with connection-time variables (%RSYNC_...%) are not supported yet")
+	if strings.Contains(p.Value, "%RSYNC_") && p.Name != "path" {
+		// Only "path" is resolved per connection (modules.ExpandPath).
+		cv.refuse(p, "values with connection-time variables (%RSYNC_...%) are supported in path only")
 		return value{}, false
 	}
 	v := value{pos: posOf(p)}
@@ -557,6 +555,12 @@ func (cv *converter) module(cfg *rsyncdconf.Config, sec rsyncdconf.Section, logF
 			if p.Value != "" {
 				cv.refuse(p, cp.refuse)
 			}
+		case (n == "uid" || n == "gid") && os.Geteuid() != 0 && cv.sameIdentity(n, p.Value) != "":
+			// Only a daemon running as root can act as a module's user.
+			cv.refuse(p, cv.sameIdentity(n, p.Value))
+		case (n == "syslog facility" || n == "syslog tag") && logFile.node != nil:
+			// As in rsyncd: no effect when there is a log file.
+			cv.note(p, "no effect: logs go to the log file, as in rsyncd")
 		case cp.key != "":
 			// An instance-wide key ("lock_file") is taken when every module
 			// agrees; convert checks that.
@@ -567,19 +571,9 @@ func (cv *converter) module(cfg *rsyncdconf.Config, sec rsyncdconf.Section, logF
 			if cv.o.LogFile == "" && p.Value != "" && (logFile.node == nil || p.Value != logFile.node.Value) {
 				cv.refuse(p, "one log per instance: a module's own log file is not supported; set it in the global section")
 			}
-		case n == "uid" || n == "gid":
-			if why := cv.sameIdentity(n, p.Value); why != "" {
-				cv.refuse(p, why)
-			} else if p.Value != "" {
-				cv.note(p, "accepted: the daemon already runs as "+p.Value)
-			}
 		case n == "insecure links":
 			if b, _ := rsyncdconf.ParseBool(p.Value); b {
 				cv.refuse(p, "symlinks are never followed out of a module (os.Root)")
-			}
-		case n == "open noatime":
-			if _, err := rsyncdconf.ParseBool(p.Value); err == nil {
-				cv.refuse(p, "not supported yet")
 			}
 		case n == "use chroot":
 			// Accepted either way: every module is confined to its path by
@@ -603,10 +597,11 @@ func (cv *converter) module(cfg *rsyncdconf.Config, sec rsyncdconf.Section, logF
 }
 
 // sameIdentity accepts a uid/gid (or daemon uid/gid) that names what the
-// process already runs as: rsyncd-go never switches users. It returns why
-// any other value is refused, or "".
+// process already runs as: rsyncd-go never switches the process's users
+// (under root a module's uid/gid applies to its transfers' threads only).
+// It returns why any other value is refused, or "".
 func (cv *converter) sameIdentity(name, val string) string {
-	const why = "rsyncd-go does not switch users; run it as that user and group (systemd User=, Group=) and remove %q, or set it to the identity the daemon runs as"
+	const why = "rsyncd-go acts as a module's user only when it runs as root; run it as that user and group (systemd User=, Group=) and remove %q, or set it to the identity the daemon runs as"
 	val = strings.TrimSpace(val)
 	if val == "" {
 		return ""

@@ -144,6 +144,10 @@ func TestConfRoundTrip(t *testing.T) {
 			if fromConf.Name != "rsyncd" || fromConf.File != path {
 				t.Errorf("name %q file %q", fromConf.Name, fromConf.File)
 			}
+			// A drop-in keeps its log in rsyncd's words, and says so.
+			if fromConf.LogFormat != "rsyncd" || !strings.Contains(string(c.YAML), "\nlog_format: rsyncd\n") {
+				t.Errorf("log_format %q; imported YAML:\n%s", fromConf.LogFormat, c.YAML)
+			}
 		})
 	}
 }
@@ -187,6 +191,13 @@ func TestConfRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	const mod = "[m]\npath = {{D}}/m\n"
+	// Only a daemon running as root acts as another module user.
+	var otherUID []string
+	if os.Geteuid() != 0 {
+		otherUID = []string{
+			`{{F}}:3: "uid" is not supported by rsyncd-go: rsyncd-go acts as a module's user only when it runs as root`,
+			`{{F}}:4: "gid" is not supported by rsyncd-go: rsyncd-go acts as a module's user only when it runs as root`}
+	}
 	tests := []struct {
 		name, conf string
 		want       []string // {{F}} = the file
@@ -194,16 +205,13 @@ func TestConfRefusals(t *testing.T) {
 		{"fake name of a module", mod + "name = x\n", []string{`{{F}}:3: "name" is not supported by rsyncd-go: a module's name is its [section] header`}},
 		{"global refused once", "charset = utf-8\n" + mod + "[n]\npath = {{D}}/m\n",
 			[]string{`{{F}}:1: "charset" is not supported by rsyncd-go: file names are stored as the client sends them (no iconv)`}},
-		{"uid of another user", mod + "uid = 4242\ngid = 4243\n", []string{
-			`{{F}}:3: "uid" is not supported by rsyncd-go: rsyncd-go does not switch users`,
-			`{{F}}:4: "gid" is not supported by rsyncd-go: rsyncd-go does not switch users`}},
-		{"daemon chroot and temp dir", "daemon chroot = /srv\n" + mod + "temp dir = /tmp\n", []string{
-			`{{F}}:1: "daemon chroot" is not supported by rsyncd-go`,
-			`{{F}}:4: "temp dir" is not supported by rsyncd-go`}},
+		{"uid of another user", mod + "uid = 4242\ngid = 4243\n", otherUID},
+		{"temp dir inside the module", mod + "temp dir = /tmp\n", nil},
+		{"temp dir in the module", mod + "temp dir = /\n", nil},
 		{"connection-time variables", mod + "comment = %RSYNC_USER_NAME%\n", []string{`{{F}}:3: "comment" is not supported by rsyncd-go: values with connection-time variables`}},
 		{"per-module log file", "log file = {{D}}/a.log\n" + mod + "log file = {{D}}/b.log\n", []string{`{{F}}:4: "log file" is not supported by rsyncd-go: one log per instance`}},
 		{"insecure links", mod + "insecure links = yes\nopen noatime = yes\n", []string{
-			`{{F}}:3: "insecure links" is not supported by rsyncd-go`, `{{F}}:4: "open noatime" is not supported by rsyncd-go: not supported yet`}},
+			`{{F}}:3: "insecure links" is not supported by rsyncd-go`}},
 		{"misspelled", mod + "read_only = no\nhost allow = x\n", []string{
 			`{{F}}:3: unknown parameter "read_only" (did you mean "read only"?)`,
 			`{{F}}:4: unknown parameter "host allow" (did you mean "hosts allow"?)`}},

@@ -39,6 +39,8 @@ type rawModule struct {
 	GID               *string        `mapstructure:"gid"`
 	NumericIDs        *bool          `mapstructure:"numeric_ids"`
 	FakeSuper         *bool          `mapstructure:"fake_super"`
+	TempDir           *string        `mapstructure:"temp_dir"`
+	OpenNoatime       *bool          `mapstructure:"open_noatime"`
 	MungeSymlinks     *bool          `mapstructure:"munge_symlinks"`
 	IgnoreErrors      *bool          `mapstructure:"ignore_errors"`
 	IgnoreNonreadable *bool          `mapstructure:"ignore_nonreadable"`
@@ -66,6 +68,11 @@ type rawInstance struct {
 	ProxyProtocol      *bool       `mapstructure:"proxy_protocol"`
 	ProxyProtocolHosts *[]string   `mapstructure:"proxy_protocol_hosts"`
 	Modules            []rawModule `mapstructure:"modules"`
+
+	SocketOptions  *string `mapstructure:"socket_options"`
+	ListenBacklog  *int    `mapstructure:"listen_backlog"`
+	SyslogFacility *string `mapstructure:"syslog_facility"`
+	SyslogTag      *string `mapstructure:"syslog_tag"`
 }
 
 type kind int
@@ -139,23 +146,17 @@ func keysOf(t reflect.Type) map[string]kind {
 // unsupported names rsyncd.conf parameters that rsyncd-go knowingly does not
 // take, with what to do instead; they are errors, never silently ignored.
 var unsupported = map[string]string{
-	"port":            "use listen: \"ADDR:PORT\"",
-	"address":         "use listen: \"ADDR:PORT\"",
-	"bind_address":    "use listen: \"ADDR:PORT\"",
-	"rsync_port":      "use listen: \"ADDR:PORT\"",
-	"use_chroot":      "rsyncd-go always confines a module to its path (os.Root); remove it",
-	"daemon_chroot":   "not supported; remove it",
-	"syslog_facility": "not supported: rsyncd-go logs to stderr or log_file",
-	"syslog_tag":      "not supported: rsyncd-go logs to stderr or log_file",
-	"socket_options":  "not supported",
-	"listen_backlog":  "not supported",
-	"daemon_uid":      "run the service as that user instead (systemd User=)",
-	"daemon_gid":      "run the service as that group instead (systemd Group=)",
-	"charset":         "not supported",
-	"open_noatime":    "not supported",
-	"insecure_links":  "not supported: symlinks never lead outside a module",
-	"temp_dir":        "not supported: files are received next to their target",
-	"name_converter":  "not supported",
+	"port":           "use listen: \"ADDR:PORT\"",
+	"address":        "use listen: \"ADDR:PORT\"",
+	"bind_address":   "use listen: \"ADDR:PORT\"",
+	"rsync_port":     "use listen: \"ADDR:PORT\"",
+	"use_chroot":     "rsyncd-go always confines a module to its path (os.Root); remove it",
+	"daemon_chroot":  "not supported; remove it",
+	"daemon_uid":     "run the service as that user instead (systemd User=)",
+	"daemon_gid":     "run the service as that group instead (systemd Group=)",
+	"charset":        "not supported",
+	"insecure_links": "not supported: symlinks never lead outside a module",
+	"name_converter": "not supported",
 }
 
 // suggest names the known key an unknown one most likely meant, or "".

@@ -176,43 +176,56 @@ func (l HostList) String() string {
 	return strings.Join(toks, " ")
 }
 
+// HasNames reports whether the list holds a host name or pattern that
+// needs the client's name (anything but addresses and a lone "*").
+func (l HostList) HasNames() bool {
+	for i := range l.entries {
+		if !l.entries[i].isAddr && l.entries[i].pattern != "*" {
+			return true
+		}
+	}
+	return false
+}
+
 // Match reports whether addr or hostname matches a token of the list,
 // without forward lookups. hostname "" matches no name pattern.
 func (l HostList) Match(addr netip.Addr, hostname string) bool {
-	return l.match(addr.Unmap(), strings.ToLower(hostname), nil, false)
+	ok, _ := l.match(addr.Unmap(), strings.ToLower(hostname), nil, false)
+	return ok
 }
 
 // match: addr must be unmapped and hostname lower-cased. With deny set, a
 // host name whose forward lookup fails counts as a match: rsyncd fails
-// closed there, since it cannot prove the client is not that host.
-func (l HostList) match(addr netip.Addr, hostname string, resolve Resolver, deny bool) bool {
+// closed there, since it cannot prove the client is not that host. byName
+// is the list's name whose forward lookup matched addr, if that decided.
+func (l HostList) match(addr netip.Addr, hostname string, resolve Resolver, deny bool) (ok bool, byName string) {
 	for i := range l.entries {
 		e := &l.entries[i]
 		if e.isAddr {
 			if e.matchAddr(addr) {
-				return true
+				return true, ""
 			}
 			continue
 		}
 		if hostname != "" && wildMatch(e.pattern, hostname) {
-			return true
+			return true, ""
 		}
 		if e.plain && resolve != nil {
 			addrs, err := resolve(e.pattern)
 			if err != nil {
 				if deny {
-					return true
+					return true, ""
 				}
 				continue
 			}
 			for _, a := range addrs {
 				if a.Unmap().WithZone("") == addr.WithZone("") {
-					return true
+					return true, e.pattern
 				}
 			}
 		}
 	}
-	return false
+	return false, ""
 }
 
 func (e *hostEntry) matchAddr(addr netip.Addr) bool {
@@ -254,13 +267,24 @@ func (m *Module) Allowed(addr netip.Addr, hostname string) bool {
 // is used for plain host names when ForwardLookup is set; nil disables
 // forward lookups. Lists that do not parse refuse all access (fail closed).
 func (m *Module) AllowedLookup(addr netip.Addr, hostname string, resolve Resolver) bool {
+	ok, _ := m.Access(addr, hostname, resolve)
+	return ok
+}
+
+// Access is AllowedLookup that also returns the host name rsyncd goes on
+// with (access.c): hostname, except that when it is UndeterminedHost
+// (reverse lookup off) and a list's host name matched the address by its
+// forward lookup, that name stands for the client from then on. host is
+// "" when hostname was "".
+func (m *Module) Access(addr netip.Addr, hostname string, resolve Resolver) (ok bool, host string) {
+	host = hostname
 	allow, err := ParseHosts(m.HostsAllow)
 	if err != nil {
-		return false
+		return false, host
 	}
 	deny, err := ParseHosts(m.HostsDeny)
 	if err != nil {
-		return false
+		return false, host
 	}
 	if hostname == "" {
 		hostname = UnknownHost
@@ -272,19 +296,25 @@ func (m *Module) AllowedLookup(addr netip.Addr, hostname string, resolve Resolve
 		resolve = nil
 	}
 	addr = addr.Unmap()
-	hostname = strings.ToLower(hostname)
+	match := func(l HostList, deny bool) bool {
+		ok, byName := l.match(addr, strings.ToLower(hostname), resolve, deny)
+		if byName != "" && hostname == UndeterminedHost {
+			hostname, host = byName, byName
+		}
+		return ok
+	}
 	if allow.Len() > 0 {
-		if allow.match(addr, hostname, resolve, false) {
-			return true
+		if match(allow, false) {
+			return true, host
 		}
 		if deny.Len() == 0 {
-			return false
+			return false, host
 		}
 	}
-	if deny.Len() > 0 && deny.match(addr, hostname, resolve, true) {
-		return false
+	if deny.Len() > 0 && match(deny, true) {
+		return false, host
 	}
-	return true
+	return true, host
 }
 
 // wildMatch matches a lower-cased host name against a lower-cased pattern:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -54,10 +55,22 @@ type Module struct {
 	IncomingChmod string // "incoming chmod": --chmod syntax
 	OutgoingChmod string // "outgoing chmod": --chmod syntax
 
-	UID               string // "uid": user name or number (only used when running as root)
-	GID               string // "gid": group names/numbers, space or comma separated; "*" first = all of uid's groups
+	// UID is "uid": a user name or number. A daemon running as root does
+	// not switch users (one process serves every module); each transfer of
+	// the module acts as that user on a thread of its own (setfsuid), so
+	// what it creates is owned by the user and the kernel checks the
+	// user's permissions, as stock rsyncd after setuid. A daemon not
+	// running as root accepts only its own identity.
+	UID string
+	// GID is "gid": group names/numbers, space or comma separated (only
+	// comma when it starts with one); "*" first = all of uid's groups. The
+	// first is the group of what the transfers create; all are the
+	// transfer's groups. Unset with uid set under root: nobody's group.
+	GID               string
 	NumericIDs        bool   // "numeric ids"
-	FakeSuper         bool   // "fake super"
+	FakeSuper         bool   // "fake super": ownership, devices and special modes are kept in the user.rsync.%stat xattr, as rsync's --fake-super
+	TempDir           string // "temp dir": directory inside the module for received temp files, "/" = the module's top, as rsyncd resolves it ("" = beside the target)
+	OpenNoatime       *bool  // "open noatime": the sender opens files with O_NOATIME; nil = the client's --open-noatime decides
 	MungeSymlinks     bool   // "munge symlinks" (default false: rsyncd-go confines like a chrooted module)
 	IgnoreErrors      bool   // "ignore errors"
 	IgnoreNonreadable bool   // "ignore nonreadable"
@@ -126,7 +139,7 @@ func (m *Module) Validate() error {
 	if err := CheckName(m.Name); err != nil {
 		add("name", err)
 	}
-	if err := checkDir(m.Path); err != nil {
+	if err := m.checkPath(); err != nil { // %RSYNC_*% aware: pathvars.go
 		add("path", err)
 	}
 	if i := strings.IndexFunc(m.Comment, isControl); i >= 0 {
@@ -193,6 +206,11 @@ func (m *Module) Validate() error {
 			}
 		}
 	}
+	if i := strings.IndexFunc(m.TempDir, isControl); i >= 0 {
+		// Resolved inside the module when a push starts (it may be made
+		// later, as with rsyncd); only its form is checked here.
+		add("temp_dir", fmt.Errorf("contains control character %q", m.TempDir[i]))
+	}
 	if m.UID != "" {
 		if err := checkUID(m.UID); err != nil {
 			add("uid", err)
@@ -217,6 +235,17 @@ func (m *Module) Validate() error {
 		}
 	}
 	return errs.ErrorOrNil()
+}
+
+// TempDirIn is a "temp dir" value as a path relative to the module's top:
+// rsyncd takes it inside the module, a leading "/" and ".." that would
+// climb out dropped (sanitize_path).
+func TempDirIn(dir string) string {
+	c := path.Clean("/" + dir)
+	if c == "/" {
+		return "."
+	}
+	return c[1:]
 }
 
 // CheckName reports why rsync could not serve a module of this name: what

@@ -28,4 +28,6 @@ var Implemented = []string{
 	"delete-excluded", "force", "max-delete", "ignore-errors",
 	// lists of names, moves
 	"files-from", "from0", "remove-source-files", "remove-sent-files",
+	// reading
+	"open-noatime",
 }

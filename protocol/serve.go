@@ -31,6 +31,9 @@ type Result struct {
 // arguments. The returned error carries rsync's exit code (rerr.Code); the
 // client has been told about it already.
 func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Options, s *Session) (res Result, err error) {
+	if s.RunAs != nil && !s.onThread {
+		return serveAs(ctx, r, w, o, s)
+	}
 	log := s.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -70,6 +73,9 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		tellError(w, proto, role, err)
 		return res, err
 	}
+	if s.enterErr != nil {
+		return fail(s.enterErr)
+	}
 	if o.Sender {
 		res.Stats, err = serveSender(ctx, r, w, o, s, st, log)
 		if err != nil && rerr.Code(err) != rerr.Partial {
@@ -79,6 +85,9 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 	}
 	if s.ReadOnly {
 		return fail(rerr.New(rerr.Syntax, "ERROR: module is read only"))
+	}
+	if s.TempDirName != "" && s.TempDir == nil {
+		return fail(rerr.New(rerr.Syntax, "The temp-dir does not exist: %s", s.TempDirName))
 	}
 	if o.Inplace && o.Backup {
 		return fail(rerr.New(rerr.Unsupported, "ERROR: --inplace with --backup is not supported by this daemon"))
@@ -206,12 +215,17 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		IgnoreNonreadable: s.IgnoreNonreadable,
 	}
 	cfg.RemoveSource = o.RemoveSourceFiles
+	cfg.Unprivileged = !s.RunAs.Privileged()
+	cfg.ThreadSetup = s.RunAs.Enter
+	cfg.FakeSuper, cfg.TempDir = s.FakeSuper, s.TempDir
 	cfg.Lists = lists
 	stats, err := receiver.Run(ctx, r, w, list, cfg)
 	res.Stats = stats
 	if err != nil {
 		if rerr.Code(err) != rerr.Partial {
-			return fail(err)
+			res, err = fail(err)
+			s.drainUntilDeath(ctx, err)
+			return res, err
 		}
 		return res, err
 	}
@@ -262,6 +276,9 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 		level = o.CompressLevel
 	}
 	codec, level := token.ResolveLevel(st.compression, level)
+	if (codec == token.Zlib || codec == token.ZlibX) && dontCompressAll(s.DontCompress) {
+		level = 0 // stored deflate blocks, still the deflated token format
+	}
 	var args []string
 	if len(o.Args) > 1 {
 		args = o.Args[1:]
@@ -320,6 +337,11 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 		IgnoreNonreadable: s.IgnoreNonreadable,
 	}
 	cfg.FilesFrom, cfg.RemoveSource = filesFrom, o.RemoveSourceFiles
+	cfg.FakeSuper = s.FakeSuper
+	cfg.OpenNoatime = o.OpenNoatime
+	if s.OpenNoatime != nil {
+		cfg.OpenNoatime = *s.OpenNoatime // the module's value overrides the client's
+	}
 	sst, err := sender.Run(ctx, r, w, args, cfg)
 	stats.Files, stats.Transferred = sst.Files, sst.Transferred
 	stats.Literal, stats.Matched = sst.Literal, sst.Matched
@@ -398,9 +420,8 @@ func flistOptions(o *options.Options, st setup, proto int) flist.Options {
 
 // incRecurse says whether the session uses incremental recursion: the
 // client allows it and its options permit it, as rsync's server decides.
-// Only pushes use it for now: the sender sends one whole list.
 func incRecurse(o *options.Options, proto int) bool {
-	return proto >= 30 && o.IncRecurse() && !o.Sender
+	return proto >= 30 && o.IncRecurse()
 }
 
 // cleanDest confines a destination argument to the module: leading
@@ -443,4 +464,22 @@ func streamOrProtocol(err error) error {
 		return err
 	}
 	return rerr.Wrap(rerr.Protocol, err)
+}
+
+// serveAs is Serve on a goroutine of its own whose thread acts as the
+// module's identity (Identity.Enter); the thread ends with it, so the
+// caller's thread never carries the module's credentials.
+func serveAs(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Options, s *Session) (res Result, err error) {
+	on := *s
+	on.onThread = true
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if eerr := s.RunAs.Enter(); eerr != nil {
+			on.enterErr = rerr.New(rerr.Unsupported, "rsync: acting as the module's uid/gid failed: %v", eerr)
+		}
+		res, err = Serve(ctx, r, w, o, &on)
+	}()
+	<-done
+	return res, err
 }

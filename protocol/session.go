@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -58,6 +59,26 @@ type Session struct {
 	OutgoingChmod     string // "outgoing chmod": --chmod items applied to the list sent
 	MungeSymlinks     bool   // "munge symlinks": store received symlinks under /rsyncd-munged/, strip it on send
 	IgnoreNonreadable bool   // "ignore nonreadable": a pull skips what the daemon cannot read
+
+	RunAs       *Identity // "uid"/"gid" under root: the transfer's threads act as them; nil = the process's identity
+	FakeSuper   bool      // "fake super": ownership, devices and special modes live in the user.rsync.%stat xattr
+	TempDir     *os.Root  // "temp dir": where received temp files are written (inside the module)
+	TempDirName string    // the "temp dir" value; set with TempDir nil, it does not exist and pushes fail
+	OpenNoatime *bool     // "open noatime": the sender opens with O_NOATIME; nil = the client's --open-noatime
+
+	// DontCompress is the module's "dont compress" list. rsync 3.5.0
+	// compresses every file alike (no codec changes its level mid-stream),
+	// except that a bare "*" in the list makes zlib and zlibx data of a pull
+	// go at level 0 (token.c per_file_default_level).
+	DontCompress []string
+
+	// Conn, when set, is the client connection under the session's streams:
+	// after a fatal error of a push the session drains it as rsyncd does
+	// (drainUntilDeath). Its read deadline is the session's to set then.
+	Conn net.Conn
+
+	onThread bool  // Serve runs on a thread that entered RunAs
+	enterErr error // entering RunAs failed: the session only reports it
 }
 
 // FileEvent is one file of the transfer log; see xferlog.Event.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/options"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+	"github.com/rsyncd-go/rsyncd-go/rsyncdlog"
 )
 
 // Protocol versions this daemon speaks.
@@ -48,13 +50,18 @@ type conn struct {
 	r      *wire.Reader
 	w      *wire.Writer
 	proto  int
+	// host is the client's name as rsyncd uses it (%h, RSYNC_HOST_NAME):
+	// its checked name, UNKNOWN, or UNDETERMINED; set by the access check.
+	host string
+	id   int64 // the session's id: RSYNC_PID, the [N] of its rsyncd lines
 }
 
 // deadlineConn sets a deadline before every read and write, so an idle peer
 // is cut off after d (the "timeout" setting, or the handshake bound).
 type deadlineConn struct {
 	net.Conn
-	d time.Duration
+	d  time.Duration
+	bw *bwLimiter // --bwlimit pacing of writes, nil for none
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
@@ -68,6 +75,9 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 	if c.d > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.d))
 	}
+	if c.bw != nil {
+		return c.bw.write(c.Conn, p)
+	}
 	return c.Conn.Write(p)
 }
 
@@ -80,7 +90,12 @@ func (s *conn) printf(format string, args ...any) error {
 
 // refuse sends rsyncd's @ERROR line and logs why.
 func (s *conn) refuse(logMsg string, format string, args ...any) {
-	s.log.Warn(logMsg, "reply", strings.TrimSpace(fmt.Sprintf(format, args...)))
+	s.refuseLine("", logMsg, format, args...)
+}
+
+// refuseLine is refuse where stock rsyncd logs line (its words) too.
+func (s *conn) refuseLine(line, logMsg string, format string, args ...any) {
+	s.log.Warn(logMsg, "reply", strings.TrimSpace(fmt.Sprintf(format, args...)), rsyncdlog.Line(line))
 	_ = s.printf("@ERROR: "+format+"\n", args...)
 }
 
@@ -110,10 +125,16 @@ func (s *conn) serve(ctx context.Context) {
 			s.srv.guard.leave(addr, s.c)
 		}
 	}()
+	s.tuneConn() // "socket options"
 	dc := &deadlineConn{Conn: s.c}
 	s.r = wire.NewReader(prefixed(early, dc))
 	s.w = wire.NewWriter(dc)
-	s.log.Debug("connect")
+	s.id = nextSessionID()
+	s.log = s.log.With(rsyncdlog.PID(s.id))
+	// rsyncd names the client by the global "reverse lookup" here, before
+	// any module is chosen.
+	connHost := s.connectHost(ctx)
+	s.log.Info("connect", rsyncdlog.Line(fmt.Sprintf("connect from %s (%s)", connHost, addr)))
 
 	if err := s.printf("@RSYNCD: %d.0 %s\n", ProtocolVersion, strings.Join(auth.DaemonDigests(), " ")); err != nil {
 		return
@@ -145,7 +166,7 @@ func (s *conn) serve(ctx context.Context) {
 	obs := s.srv.observer()
 	if module == "" || module == "#list" {
 		obs.Connection("")
-		s.log.Info("module-list request")
+		s.log.Info("module-list request", rsyncdlog.Line(fmt.Sprintf("module-list request from %s (%s)", connHost, addr)))
 		s.sendListing()
 		return
 	}
@@ -157,34 +178,48 @@ func (s *conn) serve(ctx context.Context) {
 	obs.Connection(module) // the observer bounds names to configured ones
 	if m == nil {
 		obs.Refused(module, refusedUnknownModule)
-		s.refuse("unknown module", "Unknown module '%s'", module)
+		s.refuseLine(fmt.Sprintf("unknown module '%s' tried from %s (%s)", module, connHost, addr),
+			"unknown module", "Unknown module '%s'", module)
 		return
 	}
 	s.log = s.log.With("module", m.Name)
+	allowed, hostName := s.access(ctx, m) // lookup.go
+	if hostName == "" && m.ReverseLookup && s.stockLog() {
+		// rsyncd looks the name up for its log lines whatever the rules.
+		hostName = s.clientName(ctx, s.remote.Addr())
+	}
+	s.host = hostName
+	if hostName == "" {
+		hostName = modules.UndeterminedHost // not looked up: no rule or line needed it
+	}
 	host := s.remote.Addr().String()
-	if !m.Allowed(s.remote.Addr(), "") {
+	if !allowed {
 		obs.Refused(m.Name, refusedAccessDenied)
+		line := fmt.Sprintf("rsync denied on module %s from %s (%s)", module, hostName, host)
 		if !m.List {
-			s.refuse("rsync denied", "Unknown module '%s'", module)
+			s.refuseLine(line, "rsync denied", "Unknown module '%s'", module)
 		} else {
-			s.refuse("rsync denied", "access denied to %s from %s (%s)", module, host, host)
+			s.refuseLine(line, "rsync denied", "access denied to %s from %s (%s)", module, hostName, host)
 		}
 		return
 	}
+	s.log.Info("access allowed", rsyncdlog.Line(fmt.Sprintf("rsync allowed access on module %s from %s (%s)", module, hostName, host)))
 	if m.MaxConnections < 0 {
 		obs.Refused(m.Name, refusedMaxConnections)
-		s.refuse("module disabled", "max connections (%d) reached -- try again later", m.MaxConnections)
+		s.refuseLine(fmt.Sprintf("max connections (%d) reached", m.MaxConnections),
+			"module disabled", "max connections (%d) reached -- try again later", m.MaxConnections)
 		return
 	}
 	slots, limit, err := s.srv.claim(s.cfg, m)
 	if err != nil {
 		obs.Refused(m.Name, refusedLockFile)
-		s.refuse("failed to open lock file: "+err.Error(), "failed to open lock file")
+		s.refuseLine("failed to open lock file: "+err.Error(), "failed to open lock file: "+err.Error(), "failed to open lock file")
 		return
 	}
 	if limit != 0 {
 		obs.Refused(m.Name, refusedMaxConnections)
-		s.refuse("max connections reached", "max connections (%d) reached -- try again later", limit)
+		s.refuseLine(fmt.Sprintf("max connections (%d) reached", limit),
+			"max connections reached", "max connections (%d) reached -- try again later", limit)
 		return
 	}
 	defer s.srv.release(m, slots)
@@ -194,7 +229,7 @@ func (s *conn) serve(ctx context.Context) {
 	if len(m.AuthUsers) > 0 {
 		var access auth.Access
 		var ok bool
-		user, access, ok = s.authenticate(m, g.digests, g.listSent, host)
+		user, access, ok = s.authenticate(m, g.digests, g.listSent, s.peerHost())
 		if !ok {
 			return
 		}
@@ -207,6 +242,19 @@ func (s *conn) serve(ctx context.Context) {
 		s.log = s.log.With("user", user)
 	}
 
+	if modules.HasConnVars(m.Path) {
+		// "path = /home/%RSYNC_USER_NAME%": resolved per connection; the
+		// session goes on with a copy of the module holding the result.
+		p, err := m.ExpandPath(modules.ConnVars{User: user, Module: m.Name, HostAddr: host, HostName: s.peerHost()})
+		if err != nil {
+			obs.Refused(m.Name, refusedModulePath)
+			s.refuse("module path unusable: "+err.Error(), "chdir failed")
+			return
+		}
+		mc := *m
+		mc.Path = p
+		m = &mc
+	}
 	root, err := os.OpenRoot(m.Path)
 	if err != nil {
 		obs.Refused(m.Name, refusedModulePath)
@@ -214,13 +262,30 @@ func (s *conn) serve(ctx context.Context) {
 		return
 	}
 	defer root.Close()
+	var runAs *protocol.Identity
+	if os.Geteuid() == 0 {
+		// Not root, CheckSupported allowed only the daemon's own identity.
+		if runAs, err = moduleIdentity(m); err != nil {
+			s.refuse("module uid/gid unusable: "+err.Error(), "%s", err)
+			return
+		}
+	}
+	var tempDir *os.Root
+	if m.TempDir != "" {
+		// Inside the module, as rsyncd resolves it; a missing one fails
+		// the pushes only (protocol.Session.TempDirMissing).
+		if tempDir, err = root.OpenRoot(modules.TempDirIn(m.TempDir)); err == nil {
+			defer tempDir.Close()
+		}
+	}
 	if m.MungeSymlinks && mungeDirExists() {
 		// A munged symlink would lead somewhere real (rsyncd's check).
-		s.refuse("symlink munging is unsafe when a /rsyncd-munged directory exists", "daemon security issue -- contact admin")
+		s.refuseLine("Symlink munging is unsafe when a /rsyncd-munged/ directory exists.",
+			"symlink munging is unsafe when a /rsyncd-munged directory exists", "daemon security issue -- contact admin")
 		return
 	}
 
-	hk := newHooks(ctx, s.log, m, addr.String(), peerName(m, addr.String()), user)
+	hk := newHooks(ctx, s.log, m, addr.String(), s.peerHost(), user, s.id)
 	exitCode := rerr.StreamIO // what post-xfer exec sees when the session breaks off
 	if hk != nil {
 		defer func() {
@@ -254,6 +319,7 @@ func (s *conn) serve(ctx context.Context) {
 	}
 	dc.d = timeout
 
+	engineLog := s.log.With(rsyncdlog.Verbatim()) // the engine logs rsync's own texts
 	sess := &protocol.Session{
 		Protocol:     s.proto,
 		Root:         root,
@@ -268,12 +334,21 @@ func (s *conn) serve(ctx context.Context) {
 		},
 		Timeout: timeout,
 		Umask:   s.cfg.Umask,
-		Log:     s.log,
+		Log:     engineLog,
+		Conn:    s.c, // drained after a fatal receiver error, as rsyncd does
+
+		DontCompress: m.DontCompress,
 
 		IncomingChmod:     m.IncomingChmod,
 		OutgoingChmod:     m.OutgoingChmod,
 		MungeSymlinks:     m.MungeSymlinks,
 		IgnoreNonreadable: m.IgnoreNonreadable,
+
+		RunAs:       runAs,
+		FakeSuper:   m.FakeSuper,
+		TempDir:     tempDir,
+		TempDirName: m.TempDir,
+		OpenNoatime: m.OpenNoatime,
 	}
 	opts, perr := options.Parse(args, &options.Config{
 		Protocol:    s.proto,
@@ -292,22 +367,40 @@ func (s *conn) serve(ctx context.Context) {
 		args = append(args, more...)
 		opts, perr = opts.ParseSecluded(more)
 	}
-	if msg := hk.preXfer(pathArgs(rawArgs), args); msg != "" {
+	msg := hk.preXfer(pathArgs(rawArgs), args)
+	role := "Receiver" // who_am_i() of the session's "rsync error" line
+	if slices.Contains(args, "--sender") {
+		role = "sender"
+	}
+	s.logRequest(user, role == "sender", pathArgs(rawArgs))
+	if msg != "" {
 		exitCode = rerr.Unsupported
-		s.log.Warn("pre-xfer exec refused the transfer", "args", args)
+		s.log.Warn("pre-xfer exec refused the transfer", "args", args, rsyncdlog.Line(msg))
+		s.logExit(rerr.Unsupported, role)
 		protocol.RefuseText(s.r, s.w, s.proto, args, msg)
 		return
 	}
 	start := time.Now()
 	if perr != nil {
 		exitCode = rerr.Unsupported
-		s.log.Warn("arguments refused", "err", perr, "args", args)
+		s.log.Warn("arguments refused", "err", perr, "args", args, rsyncdlog.Line("rsync: "+strings.TrimRight(perr.Error(), "\n")))
+		s.logExit(rerr.Unsupported, role)
 		obs.Refused(m.Name, refusedArguments)
 		protocol.Refuse(s.r, s.w, s.proto, args, perr)
 		return
 	}
 	s.log.Info("transfer starting", "direction", direction(opts), "args", strings.Join(args, " "))
 	sess.OnFile = s.startTransferLog(m, user, opts, pathArgs(rawArgs))
+	// --bwlimit: the client's, capped by the daemon's, paces what we send.
+	dc.bw = newBwLimiter(effectiveBwlimit(s.cfg.Bwlimit, opts.Bwlimit))
+	// rsyncd's engine logs these as its file list starts; a session the
+	// module's policy refuses first ends before.
+	switch {
+	case opts.Sender && !m.WriteOnly:
+		s.log.Info("file list", rsyncdlog.Line("building file list"))
+	case !opts.Sender && !readOnly:
+		s.log.Info("file list", rsyncdlog.Line("receiving file list"))
+	}
 	res, err := protocol.Serve(ctx, s.r, s.w, opts, sess)
 	exitCode = rerr.Code(err)
 	attrs := []any{
@@ -319,10 +412,74 @@ func (s *conn) serve(ctx context.Context) {
 	obs.Transfer(m.Name, direction(opts), res.Read, res.Wrote, time.Since(start), err != nil)
 	if err != nil {
 		s.log.Warn("transfer failed", append(attrs, "code", rerr.Code(err), "err", err)...)
+		if c := rerr.Code(err); opts.Sender || (c != rerr.Partial && c != rerr.Vanished) {
+			// A push that lost only some files ends without these lines
+			// in stock's log (its receiver's exit is not logged).
+			s.logFailure(err, role)
+		}
 	} else {
 		s.log.Info("transfer done", attrs...)
 	}
 	s.linger()
+}
+
+// connectHost is the client's name in "connect from": its looked-up name
+// unless every module has "reverse lookup" off (rsyncd's global setting).
+// Only a log in rsyncd's words shows it, so only that one costs a lookup.
+func (s *conn) connectHost(ctx context.Context) string {
+	if !s.stockLog() {
+		return modules.UndeterminedHost
+	}
+	for i := range s.cfg.Modules {
+		if s.cfg.Modules[i].ReverseLookup {
+			return s.clientName(ctx, s.remote.Addr())
+		}
+	}
+	return modules.UndeterminedHost
+}
+
+// stockLog tells whether the log is written in rsyncd's own form, whose
+// lines carry the client's looked-up name.
+func (s *conn) stockLog() bool {
+	_, stock := s.log.Handler().(*rsyncdlog.Handler)
+	return stock
+}
+
+// logRequest logs rsyncd's "rsync to MODULE/PATH from USER@HOST (ADDR)"
+// ("rsync on" for a pull) once the arguments are in.
+func (s *conn) logRequest(user string, sender bool, rawPaths []string) {
+	dir := "to"
+	if sender {
+		dir = "on"
+	}
+	who := s.peerHost()
+	if user != "" {
+		who = user + "@" + who
+	}
+	s.log.Info("request", rsyncdlog.Line(fmt.Sprintf("rsync %s %s from %s (%s)", dir, request(rawPaths), who, s.remote.Addr())))
+}
+
+// logFailure logs what the client was told of a session's failure: the
+// message, as rsyncd logs every error it reports (the engine logged the
+// per-file ones itself), then the "rsync error" line.
+func (s *conn) logFailure(err error, role string) {
+	code := rerr.Code(err)
+	var re *rerr.Error
+	switch {
+	case code == rerr.Partial || code == rerr.Vanished || code == rerr.SocketIO || code == rerr.Timeout || code == rerr.StreamIO:
+	case errors.As(err, &re) && re.Msg != "":
+		s.log.Info("error", rsyncdlog.Line(re.Msg))
+	default:
+		s.log.Info("error", rsyncdlog.Line(err.Error()))
+	}
+	s.logExit(code, role)
+}
+
+// logExit logs the "rsync error: ..." line rsyncd's session writes when it
+// exits with code; where it failed is this daemon's name, as the client
+// is told.
+func (s *conn) logExit(code int, role string) {
+	s.log.Info("exit", rsyncdlog.Line(fmt.Sprintf("rsync error: %s (code %d) at rsyncd-go [%s]", rerr.Describe(code), code, role)))
 }
 
 // linger half-closes the connection and reads what the client still sends
@@ -424,7 +581,7 @@ func (s *conn) authenticate(m *modules.Module, digestList string, listSent bool,
 		// Repeated failures from one address are answered ever more slowly.
 		delay := s.srv.guard.authFailed(s.remote.Addr(), time.Now())
 		s.srv.observer().AuthFailed(m.Name)
-		s.log.Warn("auth failed", "err", err, "delay", delay)
+		s.log.Warn("auth failed", "err", err, "delay", delay, rsyncdlog.Line(authLine(err, m.Name, host, peer.Addr)))
 		if delay > 0 {
 			time.Sleep(delay)
 		}
@@ -470,6 +627,16 @@ func (s *conn) authenticate(m *modules.Module, digestList string, listSent bool,
 	}
 	s.srv.guard.authOK(s.remote.Addr())
 	return user, access, true
+}
+
+// authLine is rsyncd's log line of a failed authentication: auth/ words
+// its errors as stock does ("auth failed on module M from H (A) for U:
+// password mismatch"); anything else gets that prefix.
+func authLine(err error, module, host, addr string) string {
+	if msg := err.Error(); strings.HasPrefix(msg, "auth failed on module ") {
+		return msg
+	}
+	return fmt.Sprintf("auth failed on module %s from %s (%s): %v", module, host, addr, err)
 }
 
 // readArgs reads the client's arguments: NUL-terminated from protocol 30,
@@ -524,4 +691,13 @@ func stripModule(args []string, module string) []string {
 		out[i] = p
 	}
 	return out
+}
+
+// peerHost is the client's host name for %h, RSYNC_HOST_NAME and the
+// logs: the access check's, else its address (no module chosen yet).
+func (s *conn) peerHost() string {
+	if s.host != "" {
+		return s.host
+	}
+	return s.remote.Addr().String()
 }

@@ -26,12 +26,15 @@ const (
 	hookWaitDelay    = 5 * time.Second
 )
 
-// undeterminedHost is rsyncd's host name when reverse lookups are off.
-const undeterminedHost = "UNDETERMINED"
-
 // hookSeq numbers sessions for RSYNC_PID, which stock rsyncd fills with the
 // session's process id: unique per transfer, shared by its pre and post hooks.
 var hookSeq atomic.Int64
+
+// nextSessionID is a new session's id: RSYNC_PID and the [N] of its
+// lines in a log in rsyncd's words.
+func nextSessionID() int64 {
+	return int64(os.Getpid())<<20 | hookSeq.Add(1)&(1<<20-1)
+}
 
 // hooks runs one session's "early exec", "pre-xfer exec" and "post-xfer
 // exec" commands with the RSYNC_* environment of rsyncd.conf(5).
@@ -44,7 +47,7 @@ type hooks struct {
 
 // newHooks returns the hooks of a session of m, or nil when the module has
 // none or RSYNC_NO_XFER_EXEC is set (as in stock rsyncd).
-func newHooks(ctx context.Context, log *slog.Logger, m *modules.Module, addr, host, user string) *hooks {
+func newHooks(ctx context.Context, log *slog.Logger, m *modules.Module, addr, host, user string, pid int64) *hooks {
 	if m.EarlyExec == "" && m.PreXferExec == "" && m.PostXferExec == "" {
 		return nil
 	}
@@ -57,18 +60,9 @@ func newHooks(ctx context.Context, log *slog.Logger, m *modules.Module, addr, ho
 		"RSYNC_HOST_ADDR="+addr,
 		"RSYNC_HOST_NAME="+host,
 		"RSYNC_USER_NAME="+user,
-		"RSYNC_PID="+strconv.FormatInt(int64(os.Getpid())<<20|hookSeq.Add(1)&(1<<20-1), 10),
+		"RSYNC_PID="+strconv.FormatInt(pid, 10),
 	)
 	return &hooks{ctx: ctx, m: m, log: log, env: env}
-}
-
-// peerName is RSYNC_HOST_NAME and %h: rsyncd-go does no reverse lookups, so
-// the address stands for the name, or "UNDETERMINED" with reverse_lookup off.
-func peerName(m *modules.Module, addr string) string {
-	if !m.ReverseLookup {
-		return undeterminedHost
-	}
-	return addr
 }
 
 // early runs "early exec" before the arguments are read; false means the

@@ -35,6 +35,14 @@ type Config struct {
 	// LockFile ("lock_file"): when set, MaxConnections and the modules'
 	// limits are also counted in this file's locks, across processes.
 	LockFile string
+	// Resolver looks up client and hosts-list names (lookup.go); nil is
+	// net.DefaultResolver.
+	Resolver Resolver
+	// SocketOptions ("socket_options") are set on every connection.
+	SocketOptions []modules.SocketOption
+	// Bwlimit is the daemon's --bwlimit in KiB/s, the most any session
+	// sends at (a client's lower --bwlimit wins); 0 = none.
+	Bwlimit int64
 }
 
 // Server serves rsync daemon connections for one instance.
@@ -51,6 +59,7 @@ type Server struct {
 	active  int
 	perMod  map[string]int
 	guard   guard // per-address handshake cap and auth throttling
+	lookups lookupCache
 	wg      sync.WaitGroup
 	closing atomic.Bool
 	ctx     context.Context

@@ -171,11 +171,27 @@ func TestCheckSupported(t *testing.T) {
 	if err := CheckSupported([]modules.Module{m}); err != nil {
 		t.Fatalf("data-path policies refused: %v", err)
 	}
-	m.HostsAllow = append(m.HostsAllow, "*.example.com")
+	// Host names and patterns are looked up (lookup.go).
+	m.HostsAllow = append(m.HostsAllow, "*.example.com", "backup.example.com")
+	if err := CheckSupported([]modules.Module{m}); err != nil {
+		t.Fatalf("host names refused: %v", err)
+	}
+	// Another uid is carried out only by a daemon running as root.
 	m.UID = "nobody"
 	err := CheckSupported([]modules.Module{m})
-	if err == nil || !strings.Contains(err.Error(), `module "backup": uid is not supported`) || !strings.Contains(err.Error(), `"*.example.com"`) {
-		t.Fatalf("got %v, want both parameters named", err)
+	if os.Geteuid() == 0 {
+		if err != nil {
+			t.Fatalf("uid refused under root: %v", err)
+		}
+		m.UID = ""
+		m.GID = "no-such-group-w3"
+		if err = CheckSupported([]modules.Module{m}); err != nil {
+			t.Fatalf("gid checked by CheckSupported under root (Validate does): %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), `module "backup": uid "nobody": rsyncd-go acts as a module's user only when it runs as root`) {
+		t.Fatalf("got %v, want the uid refused", err)
 	}
 	for _, key := range []string{"chmod", "munge", "nonreadable"} {
 		if strings.Contains(err.Error(), key) {

@@ -46,8 +46,8 @@ func CleanStaleTemps(ctx context.Context, mods []modules.Module, start time.Time
 	seen := map[string]bool{}
 	for _, m := range mods {
 		p := filepath.Clean(m.Path)
-		if !writable(&m) || seen[p] {
-			continue
+		if !writable(&m) || seen[p] || modules.HasConnVars(m.Path) {
+			continue // a per-connection path (%RSYNC_USER_NAME%) has no one directory
 		}
 		seen[p] = true
 		if _, err := RemoveStaleTemps(ctx, m, before, log); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/options"
 	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
+	"github.com/rsyncd-go/rsyncd-go/rsyncdlog"
 )
 
 // DefaultTransferLogFormat is rsyncd's "log format" default.
@@ -395,8 +396,8 @@ func transferLog(log *slog.Logger, lf *logFormat, s *logSession) func(protocol.F
 }
 
 // startTransferLog returns the OnFile hook of a session of m when the
-// module has "transfer logging", after logging rsyncd's opening line
-// ("rsync to backup/dir/ from user@host (addr)"); nil otherwise.
+// module has "transfer logging"; nil otherwise. Its lines are rsyncd's
+// own texts (rsyncdlog.Verbatim).
 func (s *conn) startTransferLog(m *modules.Module, user string, o *options.Options, rawPaths []string) func(protocol.FileEvent) {
 	if !m.TransferLogging {
 		return nil
@@ -411,17 +412,8 @@ func (s *conn) startTransferLog(m *modules.Module, user string, o *options.Optio
 		return nil
 	}
 	addr := s.remote.Addr().String()
-	host := peerName(m, addr)
-	dir := "to"
-	if o.Sender {
-		dir = "on"
-	}
-	who := host
-	if user != "" {
-		who = user + "@" + host
-	}
-	s.log.Info(fmt.Sprintf("rsync %s %s from %s (%s)", dir, request(rawPaths), who, addr))
-	return transferLog(s.log, lf, &logSession{
+	host := s.peerHost()
+	return transferLog(s.log.With(rsyncdlog.Verbatim()), lf, &logSession{
 		Module: m.Name, ModulePath: m.Path, User: user, Host: host, Addr: addr,
 		Sender: o.Sender, PreserveUID: o.Owner, PreserveGID: o.Group,
 		SumLen: 16, // md5, md4, xxh128: the usual transfer sums

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -138,7 +139,8 @@ func TestDaemonDetach(t *testing.T) {
 	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pid file left: %v", err)
 	}
-	if log, _ := os.ReadFile(logf); !bytes.Contains(log, []byte("transfer done")) {
+	// An rsyncd.conf logs in rsyncd's words (log_format rsyncd).
+	if log, _ := os.ReadFile(logf); !regexp.MustCompile(`(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\d+\] rsync to backup/ from `).Match(log) {
 		t.Errorf("log file:\n%s", log)
 	}
 }
@@ -202,11 +204,11 @@ func TestDaemonRemoteShell(t *testing.T) {
 // start with file:line, every one of them; import reports the same.
 func TestDaemonConfRefusals(t *testing.T) {
 	d, dir := newDaemonDirs(t)
-	conf := writeConf(t, d, dir, "temp dir = /tmp\ncharset = utf-8\nsocket options = SO_KEEPALIVE\nread_only = no")
+	conf := writeConf(t, d, dir, "name converter = /bin/true\ncharset = utf-8\ndaemon chroot = /srv\nread_only = no")
 	want := []string{
-		conf + `:7: "temp dir" is not supported by rsyncd-go`,
+		conf + `:7: "name converter" is not supported by rsyncd-go`,
 		conf + `:8: "charset" is not supported by rsyncd-go`,
-		conf + `:9: "socket options" is not supported by rsyncd-go`,
+		conf + `:9: "daemon chroot" is not supported by rsyncd-go`,
 	}
 	res := runCmd(t, 30*time.Second, daemonBin, "--daemon", "--no-detach", "--config="+conf, "--port=1", "--address=127.0.0.1")
 	if res.Code == 0 || !strings.Contains(res.Stderr, conf+`:10: unknown parameter "read_only" (did you mean "read only"?)`) {

@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -68,54 +69,61 @@ func listDir(t *testing.T, dir string) []string {
 
 // TestFullDisk pushes a new version of a file that does not fit on the
 // module's file system, to rsyncd-go and to stock rsyncd on the same kind of
-// 8 MiB tmpfs: the client is told which file failed and why, with the exit
-// code stock gives; the old file stays byte for byte, no temp file is left,
-// and the daemon goes on serving.
+// 8 MiB tmpfs, over protocols 32, 30 and 29: the client is told which file
+// failed and why, with the exit code stock gives (11 from protocol 31,
+// where the client ends on MSG_ERROR_EXIT; 12 before, where stock's
+// receiver reads on until the client has sent all and then closes); the
+// old file stays byte for byte, no temp file is left, and the daemon goes
+// on serving. Both daemons get a 4-second I/O timeout: stock's receiver
+// waits out half of it (60 s without one) once the client goes quiet.
 func TestFullDisk(t *testing.T) {
 	needRoot(t)
-	ours := startDaemon(t, "", "")
-	stock := stockDaemon(t, "[backup]\npath = {{DATA}}\nread only = false\nauth users = rsync_backup\nsecrets file = {{SECRETS}}\n")
 	old := randomBytes(t, 3<<20)
 	src := filepath.Join(t.TempDir(), "src")
 	must(t, os.MkdirAll(src, 0o755))
 	must(t, os.WriteFile(filepath.Join(src, "big"), randomBytes(t, 7<<20), 0o644))
+	for _, proto := range []int{32, 30, 29} {
+		t.Run(fmt.Sprintf("protocol %d", proto), func(t *testing.T) {
+			ours := startDaemon(t, "timeout: 4\n", "")
+			stock := stockDaemon(t, "timeout = 4\n[backup]\npath = {{DATA}}\nread only = false\nauth users = rsync_backup\nsecrets file = {{SECRETS}}\n")
+			push := func(d *daemon) result {
+				mountTmpfs(t, d.Data, "size=8m,mode=0755")
+				must(t, os.WriteFile(filepath.Join(d.Data, "big"), old, 0o644))
+				return rsync(t, d, "-a", fmt.Sprintf("--protocol=%d", proto), src+"/", d.URL("backup/"))
+			}
+			want := push(stock)
+			got := push(ours)
 
-	push := func(d *daemon) result {
-		mountTmpfs(t, d.Data, "size=8m,mode=0755")
-		must(t, os.WriteFile(filepath.Join(d.Data, "big"), old, 0o644))
-		return rsync(t, d, "-a", src+"/", d.URL("backup/"))
-	}
-	want := push(stock)
-	got := push(ours)
+			const msg = `write failed on "big" (in backup): No space left on device (28)`
+			if !strings.Contains(want.Stderr, msg) || want.Code == 0 {
+				t.Fatalf("stock rsyncd does not report %q (the test is wrong): exit %d\n%s", msg, want.Code, want.Stderr)
+			}
+			if !strings.Contains(got.Stderr, "rsync: [receiver] "+msg) {
+				t.Errorf("the client was not told %q:\n%s", msg, got.Stderr)
+			}
+			if got.Code != want.Code {
+				t.Errorf("exit code %d, stock rsyncd gives %d\nours:\n%s\nstock:\n%s", got.Code, want.Code, got.Stderr, want.Stderr)
+			}
+			for _, d := range []*daemon{ours, stock} {
+				b, err := os.ReadFile(filepath.Join(d.Data, "big"))
+				must(t, err)
+				if !bytes.Equal(b, old) {
+					t.Errorf("%s: the old file was damaged (%d bytes)", d.Addr, len(b))
+				}
+				if names := listDir(t, d.Data); len(names) != 1 {
+					t.Errorf("%s: left behind in the module: %v", d.Addr, names)
+				}
+			}
 
-	const msg = `write failed on "big" (in backup): No space left on device (28)`
-	if !strings.Contains(want.Stderr, msg) || want.Code == 0 {
-		t.Fatalf("stock rsyncd does not report %q (the test is wrong): exit %d\n%s", msg, want.Code, want.Stderr)
-	}
-	if !strings.Contains(got.Stderr, "rsync: [receiver] "+msg) {
-		t.Errorf("the client was not told %q:\n%s", msg, got.Stderr)
-	}
-	if got.Code != want.Code {
-		t.Errorf("exit code %d, stock rsyncd gives %d\nours:\n%s\nstock:\n%s", got.Code, want.Code, got.Stderr, want.Stderr)
-	}
-	for _, d := range []*daemon{ours, stock} {
-		b, err := os.ReadFile(filepath.Join(d.Data, "big"))
-		must(t, err)
-		if !bytes.Equal(b, old) {
-			t.Errorf("%s: the old file was damaged (%d bytes)", d.Addr, len(b))
-		}
-		if names := listDir(t, d.Data); len(names) != 1 {
-			t.Errorf("%s: left behind in the module: %v", d.Addr, names)
-		}
-	}
-
-	// The daemon still serves: a small file fits.
-	small := filepath.Join(t.TempDir(), "small")
-	must(t, os.MkdirAll(small, 0o755))
-	must(t, os.WriteFile(filepath.Join(small, "note"), []byte("fits\n"), 0o644))
-	mustRsync(t, ours, "-a", small+"/note", ours.URL("backup/"))
-	if b, err := os.ReadFile(filepath.Join(ours.Data, "note")); err != nil || string(b) != "fits\n" {
-		t.Errorf("the push after the full disk did not land: %q, %v", b, err)
+			// The daemon still serves: a small file fits.
+			small := filepath.Join(t.TempDir(), "small")
+			must(t, os.MkdirAll(small, 0o755))
+			must(t, os.WriteFile(filepath.Join(small, "note"), []byte("fits\n"), 0o644))
+			mustRsync(t, ours, "-a", small+"/note", ours.URL("backup/"))
+			if b, err := os.ReadFile(filepath.Join(ours.Data, "note")); err != nil || string(b) != "fits\n" {
+				t.Errorf("the push after the full disk did not land: %q, %v", b, err)
+			}
+		})
 	}
 }
 

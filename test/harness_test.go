@@ -120,7 +120,7 @@ func newDaemonDirs(t testing.TB) (*daemon, string) {
 	return d, dir
 }
 
-var listenRE = regexp.MustCompile(`msg=listening .*addr=(\S+)`)
+var listenRE = regexp.MustCompile(`msg=listening .*addr=(\S+)|rsyncd-go version \S+ starting, listening on port (\d+)`)
 
 func (d *daemon) start(t testing.TB, args ...string) {
 	t.Helper()

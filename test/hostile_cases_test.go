@@ -454,7 +454,12 @@ func (e *hostileEnv) run(t *testing.T, c hostileCase, limit int64, stall bool) i
 		t.Errorf("daemon memory peak %d MiB exceeds %d MiB", hwm>>20, maxDaemonHWM>>20)
 	}
 	if limit < 0 && c.wantLog != "" {
-		if !regexp.MustCompile(c.wantLog).MatchString(d.Log()[logStart:]) {
+		// The session logs its error after the client has seen it.
+		re := regexp.MustCompile(c.wantLog)
+		for deadline := time.Now().Add(5 * time.Second); !re.MatchString(d.Log()[logStart:]) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !re.MatchString(d.Log()[logStart:]) {
 			t.Errorf("the daemon's log does not match %q (client: %v, daemon told the client: %q):\n%s", c.wantLog, err, h.Messages(), d.Log()[logStart:])
 		}
 	}

@@ -13,6 +13,10 @@ import (
 // msgRE picks the message out of a text-handler slog line.
 var msgRE = regexp.MustCompile(`\bmsg=("(?:[^"\\]|\\.)*"|\S+)`)
 
+// rsyncdAttrRE picks the rsyncd attribute (the line in rsyncd's words,
+// rsyncdlog.LineKey) out of a text-handler slog line.
+var rsyncdAttrRE = regexp.MustCompile(`\brsyncd=("(?:[^"\\]|\\.)*"|\S+)`)
+
 // stockPrefixRE is rsyncd's "log file" prefix: date, time, [pid].
 var stockPrefixRE = regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\d+\] `)
 
@@ -25,7 +29,10 @@ func transferLines(log string, stock bool) []string {
 		if stock {
 			l = stockPrefixRE.ReplaceAllString(l, "")
 		} else {
-			m := msgRE.FindStringSubmatch(l)
+			m := rsyncdAttrRE.FindStringSubmatch(l)
+			if m == nil {
+				m = msgRE.FindStringSubmatch(l)
+			}
 			if m == nil {
 				continue
 			}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rsyncd-go/rsyncd-go/instances"
+	"github.com/rsyncd-go/rsyncd-go/modules"
 	"github.com/rsyncd-go/rsyncd-go/server"
 )
 
@@ -31,6 +32,8 @@ type daemonFlags struct {
 	port           int
 	dparams        []string
 	bwlimit        string
+	bwlimitKiB     int64 // --bwlimit, checked
+	sockopts       string
 	logFile        string
 	ipv4, ipv6     bool
 }
@@ -43,7 +46,8 @@ func addDaemonFlags(cmd *cobra.Command, d *daemonFlags) {
 	fl.StringVar(&d.address, "address", "", "with --daemon: listen on `ADDR` only (overrides rsyncd.conf's address)")
 	fl.IntVar(&d.port, "port", 0, "with --daemon: listen on port `N` (overrides rsyncd.conf's port; default 873)")
 	fl.StringArrayVarP(&d.dparams, "dparam", "M", nil, "with --daemon: override a global rsyncd.conf parameter, `NAME=VALUE`")
-	fl.StringVar(&d.bwlimit, "bwlimit", "", "with --daemon: limit the rate the daemon sends at (not supported yet)")
+	fl.StringVar(&d.bwlimit, "bwlimit", "", "with --daemon: send at most `KBPS` KiB per second in every transfer (a client's lower --bwlimit wins)")
+	fl.StringVar(&d.sockopts, "sockopts", "", "with --daemon: socket `OPTIONS` (overrides rsyncd.conf's socket options), e.g. SO_KEEPALIVE,SO_SNDBUF=262144")
 	fl.StringVar(&d.logFile, "log-file", "", "with --daemon: log to `FILE` (overrides every log file of rsyncd.conf)")
 	fl.BoolVarP(&d.ipv4, "ipv4", "4", false, "with --daemon: listen on IPv4 only")
 	fl.BoolVarP(&d.ipv6, "ipv6", "6", false, "with --daemon: listen on IPv6 only")
@@ -93,10 +97,21 @@ func runDaemon(cmd *cobra.Command, f *flags, args []string) error {
 		return errors.New("--daemon and --instance exclude each other (use --config)")
 	case d.ipv4 && d.ipv6:
 		return errors.New("--ipv4 and --ipv6 exclude each other")
-	case d.bwlimit != "":
-		return errors.New("--bwlimit: a daemon-wide rate limit is not supported by rsyncd-go yet")
 	case d.port < 0 || d.port > 65535:
 		return fmt.Errorf("--port: %d is not a port number", d.port)
+	}
+	if d.bwlimit != "" {
+		// An integer of KiB/s, as rsync's daemon --bwlimit (POPT_ARG_INT).
+		n, err := strconv.ParseInt(d.bwlimit, 10, 32)
+		if err != nil || n < 0 {
+			return fmt.Errorf("--bwlimit: %q is not a whole number of KiB per second", d.bwlimit)
+		}
+		d.bwlimitKiB = n
+	}
+	if d.sockopts != "" {
+		if _, err := modules.ParseSocketOptions(d.sockopts); err != nil {
+			return fmt.Errorf("--sockopts: %w", err)
+		}
 	}
 	dr := &daemonRun{d: d, config: f.config, pipe: d.server}
 	if dr.config == "" {
@@ -192,20 +207,50 @@ func (dr *daemonRun) load() (*instances.Instance, error) {
 		if err == nil && d.logFile != "" {
 			inst.LogFile = d.logFile
 		}
-		return inst, err
+		return dr.override(inst), err
 	}
-	return instances.LoadConf(dr.config, instances.ConfOptions{
+	inst, err := instances.LoadConf(dr.config, instances.ConfOptions{
 		Dparams: d.dparams, Address: d.address, Port: d.port, Family: fam, LogFile: d.logFile,
 	})
+	return dr.override(inst), err
+}
+
+// override applies the command line's --sockopts, which replaces the
+// config's "socket options" as in rsync.
+func (dr *daemonRun) override(inst *instances.Instance) *instances.Instance {
+	if inst != nil && dr.d.sockopts != "" {
+		inst.SocketOptions = dr.d.sockopts
+	}
+	return inst
+}
+
+// front fills in the server settings of the daemon front: socket options
+// and the daemon's --bwlimit. dr is nil outside --daemon mode.
+func (dr *daemonRun) front(inst *instances.Instance, cfg *server.Config) error {
+	opts, err := modules.ParseSocketOptions(inst.SocketOptions)
+	if err != nil {
+		return fmt.Errorf("socket_options: %w", err) // the loader checked it
+	}
+	cfg.SocketOptions = opts
+	if dr != nil {
+		cfg.Bwlimit = dr.d.bwlimitKiB
+	}
+	return nil
 }
 
 // logger logs where a daemon without a terminal can: the log file, else
-// syslog (facility daemon, tag rsyncd, as rsync does).
+// syslog with the instance's "syslog facility" and "syslog tag" (rsyncd's
+// daemon and rsyncd by default). An instance that sets either of those
+// and no log file logs to syslog in every mode.
 func (dr *daemonRun) logger(inst *instances.Instance, level slog.Level) (*slog.Logger, func(), error) {
-	if dr == nil || inst.LogFile != "" || !dr.detached && !dr.pipe {
+	use, facility, tag := inst.Syslog()
+	if inst.LogFile == "" && dr != nil && (dr.detached || dr.pipe) {
+		use = true
+	}
+	if !use {
 		return instanceLogger(inst, level)
 	}
-	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "rsyncd")
+	w, err := dialSyslog(facility|syslog.LOG_INFO, tag)
 	if err != nil {
 		if dr.pipe {
 			// stderr would reach the client's terminal; stay quiet.
@@ -213,7 +258,7 @@ func (dr *daemonRun) logger(inst *instances.Instance, level slog.Level) (*slog.L
 		}
 		return nil, nil, fmt.Errorf("--daemon: no log file is set and syslog is unavailable (%w); set \"log file\" or --log-file", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), func() { w.Close() }, nil
+	return slog.New(slog.NewTextHandler(syslogLevels{w}, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime})), func() { w.Close() }, nil
 }
 
 // conn is the one connection of inetd or remote-shell mode.
@@ -241,6 +286,10 @@ func listen(dr *daemonRun, inst *instances.Instance) (lns []net.Listener, activa
 		lns, err = listen6(inst.Listen)
 	} else {
 		lns, activated, err = server.Listeners(inst.Listen)
+	}
+	if err == nil && !activated {
+		// systemd's sockets keep the unit's Backlog= and options.
+		err = tuneListeners(lns, inst)
 	}
 	if err != nil {
 		stop()

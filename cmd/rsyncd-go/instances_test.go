@@ -46,7 +46,10 @@ const (
 	goodB = "listen:\n  - 127.0.0.1:9002\n  - 127.0.0.1:9003\nmodules:\n  - name: beta\n    path: {{D}}/m\n  - name: gamma\n    path: {{D}}/m\n"
 	wild  = "# every address\nlisten:\n  - 127.0.0.1:9010\n  - 0.0.0.0:9001\nmodules:\n  - name: w\n    path: {{D}}/m\n"
 	bad   = "listen: nohost\nmax_connections: -1\nmodules:\n  - name: x\n    path: relative\n    bogus: 1\n"
-	uid   = "listen: 127.0.0.1:9020\nmodules:\n  - name: u\n    path: {{D}}/m\n    uid: nobody\n"
+	uid   = "listen: 127.0.0.1:9020\nmodules:\n  - name: u\n    path: {{D}}/m\n    uid: no-such-user-rsyncd-go\n"
+	// A module parameter that loads but that server.CheckSupported may
+	// refuse (uid of another user when not root) is still listed.
+	uidNobody = "listen: 127.0.0.1:9020\nmodules:\n  - name: u\n    path: {{D}}/m\n    uid: nobody\n"
 )
 
 func TestCheck(t *testing.T) {
@@ -77,7 +80,7 @@ func TestCheck(t *testing.T) {
 				`{{D}}/bad.yaml:2: max_connections: must not be negative at the top level (got -1)`,
 				`{{D}}/bad.yaml:5: module "x": path: "relative" is not an absolute path`,
 				`{{D}}/bad.yaml:6: unknown key "bogus"`,
-				`{{D}}/u.yaml:3: module "u": uid is not supported by rsyncd-go yet`,
+				`{{D}}/u.yaml:5: module "u": uid: unknown user "no-such-user-rsyncd-go": user: unknown user no-such-user-rsyncd-go`,
 			},
 			fail: true,
 		},
@@ -143,7 +146,7 @@ func TestCheckNamesAndAll(t *testing.T) {
 }
 
 func TestInstances(t *testing.T) {
-	dir := configDir(t, map[string]string{"a.yaml": goodA, "b.yaml": goodB, "bad.yaml": bad, "u.yaml": uid, "notes.txt": "x"})
+	dir := configDir(t, map[string]string{"a.yaml": goodA, "b.yaml": goodB, "bad.yaml": bad, "u.yaml": uidNobody, "notes.txt": "x"})
 	out, err := execute(t, "instances", "--config-dir", dir)
 	if err != nil {
 		t.Fatal(err)

@@ -20,11 +20,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rsyncd-go/rsyncd-go/instances"
+	"github.com/rsyncd-go/rsyncd-go/rsyncdlog"
 	"github.com/rsyncd-go/rsyncd-go/server"
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	stopProfiling := startProfiling()
+	err := newRootCmd().Execute()
+	stopProfiling()
+	if err != nil {
 		// One line per problem: a config with five mistakes shows five
 		// lines, each with its file and line, not multierror's bullet list.
 		for _, e := range problems(err) {
@@ -133,7 +137,7 @@ func run(ctx context.Context, f *flags) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		return inst, &server.Config{
+		cfg := &server.Config{
 			Modules:        inst.Modules,
 			MaxConnections: inst.MaxConnections,
 			Timeout:        inst.Timeout,
@@ -142,7 +146,11 @@ func run(ctx context.Context, f *flags) error {
 			// PROXY protocol headers (instance keys proxy_protocol*).
 			ProxyProtocol:      inst.ProxyProtocol,
 			ProxyProtocolHosts: inst.ProxyProtocolHosts,
-		}, nil
+		}
+		if err := f.dmn.front(inst, cfg); err != nil { // socket options, --bwlimit
+			return nil, nil, err
+		}
+		return inst, cfg, nil
 	}
 	inst, cfg, err := loadChecked()
 	if err != nil {
@@ -181,9 +189,9 @@ func run(ctx context.Context, f *flags) error {
 	errc := make(chan error, len(lns))
 	for _, l := range lns {
 		if activated {
-			log.Info("listening", "from", "systemd", "addr", l.Addr().String())
+			log.Info("listening", "from", "systemd", "addr", l.Addr().String(), startLine(l))
 		} else {
-			log.Info("listening", "addr", l.Addr().String())
+			log.Info("listening", "addr", l.Addr().String(), startLine(l))
 		}
 		go func() { errc <- srv.Serve(l) }()
 	}
@@ -261,7 +269,8 @@ func printDefaultHelp(addr string, info *instances.DefaultInfo) {
 	fmt.Fprint(os.Stderr, b.String())
 }
 
-// instanceLogger logs as the instance asks: text or JSON ("log_format"), to
+// instanceLogger logs as the instance asks: text, JSON or stock rsyncd's
+// lines ("log_format"), to
 // stderr (the journal) or appended to "log_file".
 func instanceLogger(inst *instances.Instance, level slog.Level) (*slog.Logger, func(), error) {
 	var w io.Writer = os.Stderr
@@ -274,10 +283,23 @@ func instanceLogger(inst *instances.Instance, level slog.Level) (*slog.Logger, f
 		w, closeFn = f, func() { f.Close() }
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	if inst.LogFormat == "rsyncd" {
+		return slog.New(rsyncdlog.NewHandler(w, &rsyncdlog.Options{Level: level})), closeFn, nil
+	}
 	if inst.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts)), closeFn, nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), closeFn, nil
+}
+
+// startLine is rsyncd's "rsyncd version V starting, listening on port N"
+// for the log in rsyncd's words, naming this daemon.
+func startLine(l net.Listener) slog.Attr {
+	port := 0
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	return rsyncdlog.Line(fmt.Sprintf("rsyncd-go version %s starting, listening on port %d", version, port))
 }
 
 // maxMotd bounds the message of the day sent to every client.

@@ -67,6 +67,23 @@ func TestRolling1(t *testing.T) {
 			t.Fatalf("Rolling1 of %d random bytes = %#08x, formula %#08x", n, got, want)
 		}
 	}
+	// Lengths around the 16-byte steps and the 4 KiB lane flushes, and
+	// bytes that fill the lanes fastest (0x7f: 255 after the sign flip).
+	for _, n := range []int{4095, 4096, 4097, 4111, 8192 + 15, 65536 + 13, 131072, 1<<20 + 5} {
+		for _, fill := range []int{-1, 0x7f, 0x80, 0xff} {
+			p := make([]byte, n)
+			for i := range p {
+				if fill < 0 {
+					p[i] = byte(rng.Uint32())
+				} else {
+					p[i] = byte(fill)
+				}
+			}
+			if got, want := Rolling1(p), naiveRolling(p); got != want {
+				t.Fatalf("Rolling1 of %d bytes (fill %d) = %#08x, formula %#08x", n, fill, got, want)
+			}
+		}
+	}
 }
 
 // checkRoller slides windows of size w over data, then shrinks the last

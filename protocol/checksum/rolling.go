@@ -1,5 +1,7 @@
 package checksum
 
+import "encoding/binary"
+
 // rsync's weak sum (get_checksum1) reads the data as signed chars and adds
 // CHAR_OFFSET, which is 0. With x[i] the signed bytes of a window of n bytes:
 //	s1 = sum x[i]           s2 = sum (n-i)*x[i]       (mod 2^32)
@@ -12,22 +14,71 @@ func Rolling1(p []byte) uint32 {
 	return s1&0xffff | s2<<16
 }
 
-// sums returns the raw s1 and s2 of p; four bytes per step keeps the
-// dependency chain of s2 short.
+// sums returns the raw s1 and s2 of p: 16 bytes per step in the bulk (the
+// generator sums every block of a basis file, so its speed is part of a
+// delta transfer's wall time), byte by byte in the tail.
 func sums(p []byte) (s1, s2 uint32) {
-	for len(p) >= 4 {
-		x0 := uint32(int8(p[0]))
-		x1 := uint32(int8(p[1]))
-		x2 := uint32(int8(p[2]))
-		x3 := uint32(int8(p[3]))
-		s2 += 4*(s1+x0) + 3*x1 + 2*x2 + x3
-		s1 += x0 + x1 + x2 + x3
-		p = p[4:]
+	n := len(p) &^ 15
+	if n > 0 {
+		s1, s2 = sums16(p[:n])
 	}
-	for _, b := range p {
+	for _, b := range p[n:] {
 		s1 += uint32(int8(b))
 		s2 += s1
 	}
+	return s1, s2
+}
+
+const (
+	lo16s = 0x00FF00FF00FF00FF // the even bytes of a word, as 16-bit lanes
+	flip  = 0x8080808080808080 // signed byte x becomes x+128, unsigned
+	lanes = 0x0001000100010001 // multiplying sums the 16-bit lanes into the top one
+)
+
+// sums16 is sums for len(p) a multiple of 16, in SWAR arithmetic. With
+// u[i] = x[i]+128 (the byte XOR 0x80) in [0,255]:
+//
+//	s1 = sum u[i] - 128n
+//	s2 = sum (n-i)*u[i] - 128*n(n+1)/2
+//
+// and over 16-byte steps k of K (n = 16K), with S[k] the step's byte sum and
+// L[j] the sum of the bytes at position j of every step:
+//
+//	sum (n-i)*u[i] = 16 * sum (K-k)*S[k] - sum j*L[j]
+//
+// The first sum is a running sum of running sums; the L[j] build up in
+// 16-bit lanes, flushed before they can overflow. All of it is mod 2^32,
+// as rsync's unsigned arithmetic is.
+func sums16(p []byte) (s1, s2 uint32) {
+	n := uint64(len(p))
+	var pre, acc, w uint32 // sum of S so far, sum of pre, sum j*L[j]
+	for len(p) > 0 {
+		// 256 steps at most: a 16-bit lane gains 255 a step.
+		chunk := p[:min(len(p), 256*16)]
+		p = p[len(chunk):]
+		var e0, o0, e1, o1 uint64
+		for ; len(chunk) >= 16; chunk = chunk[16:] {
+			w0 := binary.LittleEndian.Uint64(chunk) ^ flip
+			w1 := binary.LittleEndian.Uint64(chunk[8:]) ^ flip
+			a0, b0 := w0&lo16s, (w0>>8)&lo16s
+			a1, b1 := w1&lo16s, (w1>>8)&lo16s
+			e0 += a0
+			o0 += b0
+			e1 += a1
+			o1 += b1
+			pre += uint32(((a0 + b0 + a1 + b1) * lanes) >> 48)
+			acc += pre
+		}
+		// Lane f of e0 is byte 2f, of o0 byte 2f+1, of e1 and o1 the same
+		// plus 8.
+		for f := range 4 {
+			sh := 16 * f
+			w += uint32(2*f)*uint32(e0>>sh&0xFFFF) + uint32(2*f+1)*uint32(o0>>sh&0xFFFF) +
+				uint32(8+2*f)*uint32(e1>>sh&0xFFFF) + uint32(9+2*f)*uint32(o1>>sh&0xFFFF)
+		}
+	}
+	s1 = pre - uint32(128*n)
+	s2 = 16*acc - w - uint32(128*(n*(n+1)/2))
 	return s1, s2
 }
 

@@ -116,3 +116,60 @@ func BenchmarkSort100k(b *testing.B) {
 		SortAndClean(work, 32, false)
 	}
 }
+
+// BenchmarkListReader1000x100 is the receiver's side of an incremental
+// recursion over 1,000 directories of 100 files: a top list, then one
+// short list per directory, each decoded, sorted and cleaned.
+func BenchmarkListReader1000x100(b *testing.B) {
+	o := benchOpts
+	o.IncRecurse = true
+	top := []File{{Name: ".", Mode: ModeDir | 0o755, Flags: FlagTopDir | FlagContentDir, ModTime: 1_700_000_000}}
+	for d := range 1000 {
+		top = append(top, File{Name: fmt.Sprintf("d%04d", d), Mode: ModeDir | 0o755, Flags: FlagContentDir, ModTime: 1_700_000_000})
+	}
+	var buf bytes.Buffer
+	w := wire.NewWriter(&buf)
+	e := NewEncoder(w, o)
+	encode := func(files []File) {
+		for i := range files {
+			if err := e.Encode(&files[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := e.End(0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	encode(top)
+	starts := make([]int32, 1000)
+	next := int32(len(top)) + 1
+	for d := range 1000 {
+		starts[d] = next
+		e.StartList(next)
+		files := make([]File, 100)
+		for i := range files {
+			files[i] = File{Name: fmt.Sprintf("d%04d/f%06d.dat", d, d*100+i), Mode: ModeRegular | 0o644,
+				Size: int64(i * 5), ModTime: 1_700_000_000 + int64(i)}
+		}
+		encode(files)
+		next += 101
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		lr := NewListReader(wire.NewReader(bytes.NewReader(data)), o)
+		if _, err := lr.Read(0, ""); err != nil {
+			b.Fatal(err)
+		}
+		for d := range 1000 {
+			l, err := lr.Read(starts[d], top[d+1].Name)
+			if err != nil || len(l.Files) != 100 {
+				b.Fatalf("list %d: %v", d, err)
+			}
+		}
+	}
+}

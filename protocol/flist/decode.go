@@ -39,9 +39,10 @@ type Decoder struct {
 	inDelHier  bool // before protocol 30: inside a top dir's hierarchy
 	delHierLen int
 
-	scratch [MaxPathLen]byte
-	tmp     [16]byte // fixed-size integers
-	arena   arena
+	scratch    [MaxPathLen]byte
+	tmp        [16]byte // fixed-size integers
+	arena      arena
+	firstChunk []File // readAll's first chunk, reused
 
 	uidNames map[uint32]string // names learned inline (incremental recursion)
 	gidNames map[uint32]string

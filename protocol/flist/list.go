@@ -159,17 +159,29 @@ func WriteList(w *wire.Writer, o Options, files []File, ioError int32) (*List, e
 // readAll decodes entries up to the end of the list. They land in chunks
 // that are copied once into a slice of the final size, rather than in a
 // slice that is copied each time it grows.
+//
+// The first chunk is the decoder's own, reused from list to list: with
+// incremental recursion a list per directory arrives, and most are short,
+// so each then costs one allocation of exactly its size.
 func (d *Decoder) readAll() ([]File, error) {
 	var chunks [][]File
-	chunk := make([]File, 0, 64)
+	if d.firstChunk == nil {
+		d.firstChunk = make([]File, 0, 256)
+	}
+	chunk := d.firstChunk[:0]
+	// The reused chunk holds no names between lists, so that it keeps no
+	// arena block alive.
 	n := 0
+	defer func() { clear(d.firstChunk[:min(n+1, cap(d.firstChunk))]) }()
 	for {
 		if len(chunk) == cap(chunk) {
 			chunks = append(chunks, chunk)
 			chunk = make([]File, 0, min(2*cap(chunk), 8192))
 		}
 		chunk = chunk[:len(chunk)+1]
-		err := d.next(&chunk[len(chunk)-1])
+		f := &chunk[len(chunk)-1]
+		*f = File{}
+		err := d.next(f)
 		if errors.Is(err, io.EOF) {
 			chunk = chunk[:len(chunk)-1]
 			break
@@ -178,9 +190,6 @@ func (d *Decoder) readAll() ([]File, error) {
 			return nil, err
 		}
 		n++
-	}
-	if len(chunks) == 0 {
-		return chunk, nil
 	}
 	files := make([]File, 0, n)
 	for _, c := range append(chunks, chunk) {

@@ -132,6 +132,11 @@ func compareNames(a, b *sortKey) int {
 		n1, n2 = n1[s+1:], n2[s+1:]
 		s1, s2 = s1-(s+1), s2-(s+1) // negative when the slash was the last
 	}
+	if s1 < 0 && s2 < 0 && !a.dir && !b.dir {
+		// Two files of one directory (every pair within an incremental
+		// list but its subdirectories): the walk is plain byte order.
+		return strings.Compare(n1, n2)
+	}
 	var c1, c2 nameCursor
 	c1.init(n1, max(s1, -1), a.dir)
 	c2.init(n2, max(s2, -1), b.dir)

@@ -40,6 +40,12 @@ func (t *transfer) isBackupFile(name string) bool {
 // atomically; otherwise it moves name away.
 func (t *transfer) makeBackup(name string, link bool) error {
 	root := t.cfg.Root
+	// Nothing to keep (rsync's make_backup returns early too): above all,
+	// the backup of what stood here before, made when a symlink or device
+	// made room for this file, must stay.
+	if _, err := lstat(root, name); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if t.skipUnsafeBackup(name) {
 		if link {
 			return nil // replaced by the caller's rename

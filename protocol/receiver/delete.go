@@ -193,6 +193,74 @@ func (t *transfer) deleteItem(name string, st *stat, recurse bool) error {
 	return nil
 }
 
+// makeRoom removes what stands where a new entry goes, as rsync's
+// delete_item with a DEL_FOR_* flag: no deletion is logged or counted for
+// it and --max-delete does not hold it back (what a directory in the way
+// holds is deleted as usual, as rsync's delete_dir_contents does). With
+// --backup a non-directory is moved to its backup name. A directory goes
+// when empty, or with its contents under --delete or --force; otherwise
+// the client is told and errNotEmpty returned.
+func (t *transfer) makeRoom(name string, st *stat) error {
+	cfg := t.cfg
+	if !st.isDir() {
+		if cfg.DryRun {
+			return nil
+		}
+		if cfg.Backup && !t.isBackupFile(name) {
+			return t.makeBackup(name, false)
+		}
+		return cfg.Root.Remove(name)
+	}
+	t.dirc.drop()
+	d, err := cfg.Root.Open(name)
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	full := false
+	if len(names) > 0 {
+		if cfg.Delete == DeleteNone && !cfg.Force {
+			t.tellClient(wire.MsgInfo, "cannot delete non-empty directory: %s", t.relName(name))
+			return errNotEmpty
+		}
+		for _, base := range names {
+			child := path.Join(name, base)
+			cst, err := lstat(cfg.Root, child)
+			if err != nil || t.hiddenUnreadable(child, cst) {
+				full = full || err == nil
+				continue
+			}
+			if err := t.deleteItem(child, cst, true); err != nil {
+				if !errors.Is(err, errMaxDelete) {
+					t.noteIOError("rsync: delete %q failed: %v", child, err)
+				}
+				full = true
+			}
+		}
+	}
+	if cfg.DryRun {
+		if full {
+			return errNotEmpty
+		}
+		return nil
+	}
+	if err := cfg.Root.Remove(name); err != nil {
+		if errors.Is(err, syscall.ENOTEMPTY) {
+			t.tellClient(wire.MsgInfo, "cannot delete non-empty directory: %s", t.relName(name))
+			return errNotEmpty
+		}
+		return err
+	}
+	return nil
+}
+
+// errNotEmpty is a directory in the way that keeps entries.
+var errNotEmpty = errors.New("directory not empty")
+
 // relName is name relative to the transfer root, as the client knows it.
 func (t *transfer) relName(name string) string {
 	if d := t.cfg.Dest; d != "." && t.soloFile == "" {

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +20,15 @@ type dirCache struct {
 	root *os.Root
 	name string   // path of f inside root, as path.Split gives it
 	f    *os.File // nil when nothing is cached
+	fd   int      // f's descriptor
+
+	// lstat's reused memory: a NUL-terminated name, and a slab its
+	// results are carved from (one allocation per statSlab entries).
+	cname []byte
+	slab  []stat
 }
+
+const statSlab = 128
 
 // dir returns the directory dir of the module, opened through the root.
 func (c *dirCache) dir(dir string) (*os.File, error) {
@@ -30,7 +40,7 @@ func (c *dirCache) dir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.name, c.f = dir, f
+	c.name, c.f, c.fd = dir, f, int(f.Fd())
 	return f, nil
 }
 
@@ -44,18 +54,30 @@ func (c *dirCache) drop() {
 }
 
 // lstat returns the status of name without following a final symlink, as
-// root.Lstat does.
+// root.Lstat does. It runs once per entry of every transfer, so it does not
+// allocate: the name goes through a reused buffer and the result is carved
+// from a slab.
 func (c *dirCache) lstat(name string) (*stat, error) {
 	dir, base := path.Split(name)
-	d, err := c.dir(dir)
-	if err != nil {
+	if _, err := c.dir(dir); err != nil {
 		return nil, err
 	}
-	var st unix.Stat_t
-	if err := unix.Fstatat(int(d.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return nil, &fs.PathError{Op: "lstat", Path: name, Err: err}
+	if strings.IndexByte(base, 0) >= 0 {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: unix.EINVAL}
 	}
-	return &stat{
+	c.cname = append(append(c.cname[:0], base...), 0)
+	var st unix.Stat_t
+	_, _, e := unix.Syscall6(sysFstatat, uintptr(c.fd), uintptr(unsafe.Pointer(&c.cname[0])),
+		uintptr(unsafe.Pointer(&st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
+	if e != 0 {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: e}
+	}
+	if len(c.slab) == 0 {
+		c.slab = make([]stat, statSlab)
+	}
+	p := &c.slab[0]
+	c.slab = c.slab[1:]
+	*p = stat{
 		mode:  st.Mode,
 		size:  st.Size,
 		mtime: st.Mtim.Sec,
@@ -65,7 +87,8 @@ func (c *dirCache) lstat(name string) (*stat, error) {
 		rdev:  st.Rdev,
 		dev:   st.Dev,
 		ino:   st.Ino,
-	}, nil
+	}
+	return p, nil
 }
 
 // names lists directory dir. Only names: reading a directory opened in a
@@ -79,4 +102,42 @@ func (c *dirCache) names(dir string) ([]string, error) {
 		return nil, err
 	}
 	return d.Readdirnames(-1)
+}
+
+// createTemp creates name, a fresh temp file, exclusively and write-only
+// with mode 0600 in its directory's cached descriptor (rsync's mkstemp).
+// The receiver keeps a dirCache of its own: files of one directory arrive
+// together, so creating and renaming them costs no path walk. A file made
+// with os.NewFile skips the poller registration os.Root.OpenFile tries
+// (and that fails) for every regular file.
+func (c *dirCache) createTemp(name string) (*os.File, error) {
+	dir, base := path.Split(name)
+	if _, err := c.dir(dir); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(c.fd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, &fs.PathError{Op: "openat", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// rename renames the regular file from to to. Within one directory (a temp
+// file beside its target) it is one renameat on the cached descriptor, else
+// root.Rename. The kernel refuses to replace a directory with the file
+// (EISDIR), so os.Root.Rename's extra lstat of the target is not needed.
+func (c *dirCache) rename(from, to string) error {
+	fdir, fbase := path.Split(from)
+	tdir, tbase := path.Split(to)
+	if fdir != tdir || fbase == "" || tbase == "" {
+		return c.root.Rename(from, to)
+	}
+	if _, err := c.dir(fdir); err != nil {
+		return err
+	}
+	dfd := c.fd
+	if err := unix.Renameat(dfd, fbase, dfd, tbase); err != nil {
+		return &os.LinkError{Op: "renameat", Old: from, New: to, Err: err}
+	}
+	return nil
 }

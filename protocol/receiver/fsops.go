@@ -46,6 +46,7 @@ type stat struct {
 	uid, gid uint32
 	rdev     uint64
 	dev, ino uint64
+	realMode uint32 // with fake super: the entry's own mode when mode came from its xattr, else 0
 }
 
 // rdevOf returns the device number of a device entry.
@@ -119,9 +120,11 @@ func (t *transfer) setAttrs(name string, f *flist.File, st *stat, exists, symlin
 			return
 		}
 	}
-	if (cfg.PreserveUID && amRoot) || cfg.PreserveGID {
+	if cfg.FakeSuper {
+		t.setFakeStat(name, nil, f, t.fakeMode(f, st, exists))
+	} else if (cfg.PreserveUID && t.mayChown()) || cfg.PreserveGID {
 		uid, gid := -1, -1
-		if cfg.PreserveUID && amRoot && t.wantUID(f) != st.uid {
+		if cfg.PreserveUID && t.mayChown() && t.wantUID(f) != st.uid {
 			uid = int(t.wantUID(f))
 		}
 		if cfg.PreserveGID && t.wantGID(f) != st.gid {
@@ -133,7 +136,7 @@ func (t *transfer) setAttrs(name string, f *flist.File, st *stat, exists, symlin
 			}
 		}
 	}
-	if !symlink {
+	if !symlink && !cfg.FakeSuper {
 		want := t.wantMode(f, st, exists)
 		if want != st.mode&chmodBits {
 			if err := root.Chmod(name, unixToFileMode(want)); err != nil {
@@ -179,9 +182,11 @@ func futimens(f *os.File, sec int64, nsec int32) error {
 // into place: no path is resolved again.
 func (t *transfer) setFileAttrs(out *os.File, name string, f *flist.File) {
 	cfg := t.cfg
-	if (cfg.PreserveUID && amRoot) || cfg.PreserveGID {
+	if cfg.FakeSuper {
+		// Owners go into the xattr (set with the mode below).
+	} else if (cfg.PreserveUID && t.mayChown()) || cfg.PreserveGID {
 		uid, gid := -1, -1
-		if cfg.PreserveUID && amRoot {
+		if cfg.PreserveUID && t.mayChown() {
 			uid = int(t.wantUID(f))
 		}
 		if cfg.PreserveGID {
@@ -200,7 +205,9 @@ func (t *transfer) setFileAttrs(out *os.File, name string, f *flist.File) {
 		}
 	}
 	// After chown, which clears setuid and setgid bits.
-	if err := out.Chmod(unixToFileMode(t.wantMode(f, cur, cur != nil))); err != nil {
+	if cfg.FakeSuper {
+		t.setFakeStat(name, out, f, sIFREG|t.wantMode(f, cur, cur != nil))
+	} else if err := out.Chmod(unixToFileMode(t.wantMode(f, cur, cur != nil))); err != nil {
 		t.noteIOError("rsync: chmod %q failed: %v", name, err)
 	}
 	if cfg.PreserveTimes {

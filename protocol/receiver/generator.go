@@ -1,7 +1,6 @@
 package receiver
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -245,6 +244,9 @@ func (t *transfer) genFile(ndx int32, f *flist.File, redo bool) error {
 	}
 	st, statErr := t.dirc.lstat(name)
 	exists := statErr == nil
+	if exists && cfg.FakeSuper {
+		t.fakeOverlay(name, st)
+	}
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
 		if errors.Is(statErr, errNotDir) {
 			// A parent is not a directory; its own entry failed already.
@@ -325,7 +327,7 @@ func (t *transfer) changes(f *flist.File, st *stat, exists bool, iflags int) int
 	if cfg.PreservePerms && !f.IsSymlink() && (st.mode&chmodBits) != (f.Mode&chmodBits) {
 		out |= itemReportPerms
 	}
-	if cfg.PreserveUID && amRoot && t.wantUID(f) != st.uid {
+	if cfg.PreserveUID && (t.mayChown() || cfg.FakeSuper) && t.wantUID(f) != st.uid {
 		out |= itemReportOwner
 	}
 	if cfg.PreserveGID && t.wantGID(f) != st.gid {
@@ -334,10 +336,17 @@ func (t *transfer) changes(f *flist.File, st *stat, exists bool, iflags int) int
 	return out
 }
 
+// mtimeDiffers is rsync's !same_time, what itemize reports as 't': whole
+// seconds by default (nanoseconds count only with a negative
+// --modify-window, even when protocol 31 sent them), else a difference of
+// more than the window.
 func (t *transfer) mtimeDiffers(f *flist.File, st *stat) bool {
 	d := st.mtime - f.ModTime
-	if t.cfg.ModifyWindow == 0 {
-		return d != 0 || (t.cfg.Protocol >= 31 && f.ModNsec != 0 && st.nsec != f.ModNsec)
+	switch w := t.cfg.ModifyWindow; {
+	case w == 0:
+		return d != 0
+	case w < 0:
+		return d != 0 || st.nsec != f.ModNsec
 	}
 	if d < 0 {
 		d = -d
@@ -345,28 +354,40 @@ func (t *transfer) mtimeDiffers(f *flist.File, st *stat) bool {
 	return d > t.cfg.ModifyWindow
 }
 
-// clearWay removes what stands where f goes. A directory with contents is
-// removed only with --delete or --force, as rsync does; otherwise the
-// client is told and f is skipped.
-func (t *transfer) clearWay(name string, st *stat, f *flist.File) bool {
-	t.dirc.drop()
-	recurse := t.cfg.Delete != DeleteNone || t.cfg.Force
-	if st.isDir() && !recurse {
-		if err := t.cfg.Root.Remove(name); err != nil {
-			t.tellClient(wire.MsgInfo, "cannot delete non-empty directory: %s", t.relName(name))
-			t.noteIOError("could not make way for new %s: %s", makeWayKind(f), t.relName(name))
-			return false
-		}
-		t.del.dirs++
-		t.logDelete(name, true)
+// mtimeToSet is mtimeDiffers where a difference leads to action (the quick
+// check of a regular file, setting a directory's time): from protocol 31,
+// with no modify window, a nanosecond difference counts too. So a file
+// rewritten within the second it was last pushed, at the same size, is not
+// missed (stock rsync, comparing whole seconds, skips it for good), and what
+// this daemon touches gets the sender's exact time.
+func (t *transfer) mtimeToSet(f *flist.File, st *stat) bool {
+	if t.cfg.ModifyWindow == 0 && t.cfg.Protocol >= 31 && f.ModNsec != 0 && st.nsec != f.ModNsec {
 		return true
 	}
-	if err := t.deleteItem(name, st, true); err != nil {
-		t.cfg.Log.Warn("making way failed", "name", name, "err", err)
-		t.noteIOError("could not make way for new %s: %s", makeWayKind(f), t.relName(name))
-		return false
+	return t.mtimeDiffers(f, st)
+}
+
+// clearWay removes what stands where f goes (makeRoom), telling the client
+// when it cannot, as rsync's delete_item does for DEL_MAKE_ROOM; then f is
+// skipped.
+func (t *transfer) clearWay(name string, st *stat, f *flist.File) bool {
+	err := t.makeRoom(name, st)
+	if err == nil {
+		return true
 	}
-	return true
+	if !errors.Is(err, errNotEmpty) {
+		t.cfg.Log.Warn("making way failed", "name", name, "err", err)
+		what := "unlink"
+		switch {
+		case st.isDir():
+			what = "rmdir"
+		case t.cfg.Backup:
+			what = "make_backup"
+		}
+		t.noteIOError("rsync: delete_file: %s(%s) failed: %v", what, t.relName(name), err)
+	}
+	t.noteIOError("could not make way for new %s: %s", makeWayKind(f), t.relName(name))
+	return false
 }
 
 // makeWayKind names an entry's type as rsync's "could not make way" does.
@@ -387,8 +408,7 @@ func makeWayKind(f *flist.File) string {
 func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
 	cfg := t.cfg
 	if exists && !st.isDir() {
-		if err := t.deleteItem(name, st, true); err != nil {
-			t.noteIOError("rsync: delete of %q to make room for a directory failed: %v", name, err)
+		if !t.clearWay(name, st, f) {
 			return nil
 		}
 		exists = false
@@ -425,10 +445,13 @@ func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, e
 	}
 	same := false
 	if exists && st.isSymlink() {
-		cur, err := t.cfg.Root.Readlink(name)
+		cur, err := t.readLink(name, st)
 		same = err == nil && cur == f.LinkTarget
 	}
 	return t.genNonRegular(ndx, f, name, st, exists, same, func(tmp string) error {
+		if t.cfg.FakeSuper {
+			return t.fakeCreate(tmp, f.LinkTarget)
+		}
 		return t.cfg.Root.Symlink(f.LinkTarget, tmp)
 	})
 }
@@ -436,6 +459,9 @@ func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, e
 func (t *transfer) genSpecial(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
 	same := exists && (st.mode&sIFMT) == (f.Mode&sIFMT) && (!f.IsDevice() || st.rdev == rdevOf(f))
 	return t.genNonRegular(ndx, f, name, st, exists, same, func(tmp string) error {
+		if t.cfg.FakeSuper {
+			return t.fakeCreate(tmp, "")
+		}
 		return rootfs.Mknod(t.cfg.Root, tmp, f.Mode, rdevOf(f))
 	})
 }
@@ -459,11 +485,8 @@ func (t *transfer) genNonRegular(ndx int32, f *flist.File, name string, st *stat
 		}
 		return nil
 	}
-	if err := t.itemizeReplaced(ndx, f, st, exists); err != nil {
-		return err
-	}
 	if cfg.DryRun {
-		return nil
+		return t.itemizeReplaced(ndx, f, st, exists)
 	}
 	if exists && st.isDir() {
 		if !t.clearWay(name, st, f) {
@@ -485,6 +508,11 @@ func (t *transfer) genNonRegular(ndx int32, f *flist.File, name string, st *stat
 		_ = cfg.Root.Remove(tmp)
 		t.noteIOError("rsync: rename %q failed: %v", name, err)
 		return nil
+	}
+	// Reported once in place, as rsync's generator does: nothing when the
+	// way could not be made.
+	if err := t.itemizeReplaced(ndx, f, st, exists); err != nil {
+		return err
 	}
 	t.stats.Created++
 	// --remove-sent-files removed symlinks too, so any removal mode does.
@@ -592,7 +620,7 @@ func (t *transfer) quickCheckOK(f *flist.File, name string, st *stat) bool {
 	if cfg.IgnoreTimes {
 		return false
 	}
-	return !t.mtimeDiffers(f, st)
+	return !t.mtimeToSet(f, st)
 }
 
 func (t *transfer) writeSumHead(count, blength, s2length, remainder int32) error {
@@ -635,26 +663,7 @@ func (t *transfer) sendSums(name string, size int64, redo bool) error {
 		}
 		t.blockSum = checksum.NewBlock(cfg.Checksum, cfg.Protocol, cfg.Seed, opts...)
 	}
-	br := bufio.NewReaderSize(f, 256*1024)
-	buf := make([]byte, blength)
-	out := make([]byte, 0, 4+64)
-	for i := int32(0); i < count; i++ {
-		n := blength
-		if i == count-1 && remainder != 0 {
-			n = remainder
-		}
-		if _, err := io.ReadFull(br, buf[:n]); err != nil {
-			// The basis changed under us: send zero sums for the rest so the
-			// stream stays in step; the whole-file check catches the damage.
-			clear(buf[:n])
-		}
-		out = binary.LittleEndian.AppendUint32(out[:0], checksum.Rolling1(buf[:n]))
-		out = t.blockSum.Sum(out, buf[:n])
-		if _, err := t.out.Write(out[:4+s2length]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.writeSums(f, count, blength, s2length, remainder)
 }
 
 // fileChecksum computes the --checksum sum of a local file.

@@ -64,7 +64,7 @@ func (t *transfer) finishHardLinks() error {
 				}
 				continue
 			}
-			if err := t.deleteItem(to, st, false); err != nil {
+			if err := t.makeRoom(to, st); err != nil {
 				t.noteIOError("rsync: delete %q failed: %v", to, err)
 				continue
 			}

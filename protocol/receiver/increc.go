@@ -547,7 +547,7 @@ func (t *transfer) genDirEarly(f *flist.File, d *incDir) {
 		if st.isDir() {
 			return
 		}
-		if t.deleteItem(name, st, true) != nil {
+		if t.makeRoom(name, st) != nil {
 			return // reported when the directory's own list comes
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -618,7 +618,7 @@ func (t *transfer) touchDir(d *incDir) {
 	f := &d.file
 	name := t.localPath(f)
 	st, err := t.dirc.lstat(name)
-	if err != nil || !st.isDir() || !t.mtimeDiffers(f, st) {
+	if err != nil || !st.isDir() || !t.mtimeToSet(f, st) {
 		return
 	}
 	if err := cfg.Root.Chtimes(name, time.Time{}, time.Unix(f.ModTime, int64(f.ModNsec))); err != nil {
@@ -708,7 +708,7 @@ func (t *transfer) linkInc(l incLink) {
 			t.success(l.ndx)
 			return
 		}
-		if err := t.deleteItem(l.to, st, false); err != nil {
+		if err := t.makeRoom(l.to, st); err != nil {
 			t.noteIOError("rsync: delete %q failed: %v", l.to, err)
 			return
 		}

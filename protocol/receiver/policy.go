@@ -1,12 +1,11 @@
 package receiver
 
 import (
-	"strings"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
+	"github.com/rsyncd-go/rsyncd-go/protocol/safelink"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
 
@@ -60,60 +59,9 @@ func (t *transfer) skipUnsafeLink(f *flist.File) bool {
 
 // UnsafeSymlink reports whether a symlink named name (a path relative to
 // the top of the transfer) with the given target can point outside the
-// transfer (rsync's unsafe_symlink in util1.c), judged on the text alone:
-// an empty or absolute target, a ".." anywhere but in a leading run of
-// "../", a trailing "/..", or leading ".." components that climb above
-// the top from name's directory.
+// transfer, as rsync's unsafe_symlink judges it: see safelink.Unsafe.
 func UnsafeSymlink(target, name string) bool {
-	if target == "" || target[0] == '/' {
-		return true
-	}
-	rest := target
-	for strings.HasPrefix(rest, "../") {
-		rest = strings.TrimLeft(rest[3:], "/")
-	}
-	if strings.Contains(rest, "/../") {
-		return true
-	}
-	if len(target) > 3 && strings.HasSuffix(target, "/..") {
-		return true
-	}
-	// The depth of name's directory below the top: "." components count
-	// nothing, ".." starts the count over.
-	depth := 0
-	comps := strings.Split(name, "/")
-	for i, c := range comps[:len(comps)-1] {
-		switch c {
-		case "":
-			if i == 0 {
-				depth++ // rsync counts the root of an absolute name
-			}
-		case ".":
-		case "..":
-			depth = 0
-		default:
-			depth++
-		}
-	}
-	if comps[len(comps)-1] == ".." {
-		depth = 0
-	}
-	comps = strings.Split(target, "/")
-	for _, c := range comps[:len(comps)-1] {
-		switch c {
-		case "", ".":
-		case "..":
-			if depth--; depth < 0 {
-				return true
-			}
-		default:
-			depth++
-		}
-	}
-	if comps[len(comps)-1] == ".." {
-		depth--
-	}
-	return depth < 0
+	return safelink.Unsafe(target, name)
 }
 
 // skipUnsafeBackup reports whether --safe-links keeps the symlink at name

@@ -109,6 +109,21 @@ type Config struct {
 	// IgnoreNonreadable is the module's "ignore nonreadable": deletions
 	// do not see what the daemon may not read.
 	IgnoreNonreadable bool
+
+	// ThreadSetup, when set, runs first on every goroutine Run starts
+	// that touches the module's files (the module's uid/gid, see
+	// protocol.Identity); Run's caller has run it already.
+	ThreadSetup func() error
+	// Unprivileged says the transfer acts as a module uid other than
+	// root: owners are not preserved (rsyncd after setuid).
+	Unprivileged bool
+	// FakeSuper is the module's "fake super": ownership, device numbers
+	// and special modes go into the user.rsync.%stat xattr, devices and
+	// symlinks become regular files (rsync's --fake-super on Linux).
+	FakeSuper bool
+	// TempDir is the module's "temp dir": received files are written
+	// there and renamed (or copied, across file systems) into place.
+	TempDir *os.Root
 }
 
 // Stats counts what a transfer did.
@@ -152,6 +167,14 @@ func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.Lis
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		if cfg.ThreadSetup != nil {
+			if err := cfg.ThreadSetup(); err != nil {
+				recvErr = rerr.New(rerr.IPC, "receiver: %v", err)
+				t.fail(recvErr)
+				close(t.events)
+				return
+			}
+		}
 		recvErr = t.receive()
 		if recvErr != nil {
 			t.fail(recvErr)
@@ -273,7 +296,7 @@ func (t *transfer) cleanupTemps() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for name := range t.temps {
-		_ = t.cfg.Root.Remove(name)
+		_ = t.tempRoot().Remove(name)
 		delete(t.temps, name)
 	}
 }

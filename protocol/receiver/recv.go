@@ -77,7 +77,8 @@ func (t *transfer) receive() error {
 		maxPhase = 2
 	}
 	dec := token.NewDecoder(t.in, cfg.Compression, proto)
-	r := &fileReceiver{t: t, dec: dec}
+	r := &fileReceiver{t: t, dec: dec, dirs: dirCache{root: cfg.Root}}
+	defer r.dirs.drop()
 	for {
 		ndx, err := t.in.ReadNdx(&t.recvNdx)
 		if err != nil {
@@ -237,6 +238,12 @@ type fileReceiver struct {
 	block []byte
 	bw    *bufio.Writer
 	sum   []byte
+
+	dirs dirCache // the directory files are being created in
+	// A read-ahead window on the basis file: matched blocks mostly come
+	// in order, and one pread per block costs more than the copy.
+	win    []byte
+	winOff int64
 }
 
 // sumHead is the block layout the sender echoes before a file's data.
@@ -318,7 +325,14 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 		tmp = name
 		out, err = cfg.Root.OpenFile(name, os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	} else {
-		out, err = cfg.Root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if cfg.TempDir != nil {
+			tmp = path.Base(tmp) // the temp dir is flat
+		}
+		if cfg.TempDir == nil {
+			out, err = r.dirs.createTemp(tmp)
+		} else {
+			out, err = t.tempRoot().OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
 	}
 	var writeErr error
 	// outErr is a failed write of the output: rsync's receiver ends the
@@ -361,6 +375,7 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 		offset += int64(len(p))
 	}
 	gotLiteral := false
+	r.win = r.win[:0] // the window is of the previous file's basis
 	if int(head.blength) > cap(r.block) {
 		r.block = make([]byte, head.blength)
 	}
@@ -391,7 +406,14 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 			n = head.remainder
 		}
 		b := r.block[:n]
-		if basis != nil {
+		if basis != nil && !cfg.Inplace {
+			// --inplace writes into its basis, so it reads every block
+			// afresh; otherwise blocks come through a read-ahead window.
+			var rerr error
+			if b, rerr = r.basisBlock(basis, int64(blk)*int64(head.blength), int(n)); rerr != nil && writeErr == nil {
+				writeErr = rerr
+			}
+		} else if basis != nil {
 			if k, err := basis.ReadAt(b, int64(blk)*int64(head.blength)); k < len(b) {
 				clear(b[k:])
 				if err != nil && err != io.EOF && writeErr == nil {
@@ -471,7 +493,7 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 			return true, nil
 		}
 	}
-	if err := cfg.Root.Rename(tmp, name); err != nil {
+	if err := r.install(tmp, name, f); err != nil {
 		r.removeTemp(tmp)
 		t.noteIOError("rsync: rename %q -> %q failed: %v", tmp, name, err)
 		return true, nil
@@ -482,6 +504,42 @@ func (r *fileReceiver) receiveFile(ndx int32, f *flist.File) (bool, error) {
 	}
 	t.success(ndx)
 	return true, nil
+}
+
+// basisWindow is the read-ahead of the basis: rsync's map_ptr reads up
+// to 256 KiB at a time too.
+const basisWindow = 256 << 10
+
+// basisBlock returns the n bytes of the basis at off, zero-filled past its
+// end, from the window when they lie in it. A block that continues the
+// window (the usual in-order match) refills it with basisWindow bytes; a
+// jump elsewhere reads just the block, so out-of-order references cost no
+// more than before. The result is valid until the next call.
+func (r *fileReceiver) basisBlock(basis *os.File, off int64, n int) ([]byte, error) {
+	end := r.winOff + int64(len(r.win))
+	if off >= r.winOff && off+int64(n) <= end {
+		return r.win[off-r.winOff:][:n], nil
+	}
+	size := n
+	if len(r.win) == 0 || off >= r.winOff && off <= end {
+		size = max(n, basisWindow)
+	}
+	if cap(r.win) < size {
+		r.win = make([]byte, size)
+	}
+	k, err := basis.ReadAt(r.win[:size], off)
+	r.win, r.winOff = r.win[:k], off
+	if k >= n {
+		return r.win[:n], nil
+	}
+	// The basis ends inside the block.
+	b := r.block[:n]
+	copy(b, r.win[:k])
+	clear(b[k:])
+	if err != nil && err != io.EOF {
+		return b, fmt.Errorf("read basis: %w", err)
+	}
+	return b, nil
 }
 
 // interrupted ends a file whose stream broke: with --partial what arrived
@@ -509,7 +567,7 @@ func (r *fileReceiver) interrupted(out *os.File, tmp, name string, gotLiteral bo
 		err = t.cfg.Root.MkdirAll(path.Dir(partial), 0o700)
 	}
 	if err == nil {
-		err = t.cfg.Root.Rename(tmp, partial)
+		err = t.installTemp(tmp, partial, nil)
 	}
 	if err != nil {
 		r.removeTemp(tmp)
@@ -556,7 +614,16 @@ func (r *fileReceiver) abandon(out *os.File, tmp string) {
 	}
 }
 
+// install renames temp file tmp over name: beside it in the module through
+// the cached directory, from a temp dir through installTemp.
+func (r *fileReceiver) install(tmp, name string, f *flist.File) error {
+	if r.t.cfg.TempDir == nil {
+		return r.dirs.rename(tmp, name)
+	}
+	return r.t.installTemp(tmp, name, f)
+}
+
 func (r *fileReceiver) removeTemp(tmp string) {
-	_ = r.t.cfg.Root.Remove(tmp)
+	_ = r.t.tempRoot().Remove(tmp)
 	r.t.dropTemp(tmp)
 }

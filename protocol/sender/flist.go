@@ -16,7 +16,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
-	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
+	"github.com/rsyncd-go/rsyncd-go/protocol/safelink"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
 
@@ -44,6 +44,18 @@ type builder struct {
 	lastImplied    string // --relative: the parents sent for the last argument
 	impliedDot     bool   // send "." as an implied dir before this argument
 	impliedDotSent bool
+
+	// Incremental recursion: directories are listed one level at a time
+	// and their contexts noted for the lists of their contents.
+	inc       bool
+	dirInfo   []*dirNode // per entry of files: a directory's context
+	argFilt   *argFilter // the rules of the argument being listed
+	walkLevel int        // the depth of the directories walk lists
+	walkBase  string     // the argument's directory
+
+	lastInc     *dirNode // --relative: the implied directory sent last
+	lastIncBase string   // its argument's directory
+	lastIncPath string   // its name
 }
 
 // say sends a message to the client as rsync's rprintf does from a server.
@@ -136,6 +148,9 @@ func (b *builder) addArg(arg string) error {
 	if err := b.filt.Add(cfg.ClientRules, cfg.MergeRead); err != nil {
 		return rerr.New(rerr.Syntax, "%v", err)
 	}
+	if b.inc {
+		b.argFilt = &argFilter{l: b.filt}
+	}
 	var st fs.FileInfo
 	var err error
 	if follow || cfg.CopyDirlinks || cfg.CopyLinks {
@@ -173,7 +188,15 @@ func (b *builder) addArg(arg string) error {
 			b.addEntry(".", dirOrDot(dir), dst, flist.FlagImpliedDir)
 		}
 	}
-	if cfg.Relative && cfg.ImpliedDirs {
+	switch {
+	case cfg.Relative && b.inc:
+		// Only the first directory of the path goes into the first
+		// list; the rest follows in its list (send_file_list).
+		if i := strings.IndexByte(fn, '/'); i > 0 {
+			b.impliedInc(dir, fn[:i], fn[i+1:], follow, 1)
+			return nil
+		}
+	case cfg.Relative && cfg.ImpliedDirs:
 		if i := strings.LastIndexByte(fn, '/'); i > 0 {
 			b.sendImpliedDirs(dir, fn[:i])
 		}
@@ -181,6 +204,19 @@ func (b *builder) addArg(arg string) error {
 	if cfg.Recursive || (cfg.Dirs && (dotDir || follow)) {
 		if !b.addEntry(fn, disk, st, flist.FlagTopDir|flist.FlagContentDir|flags) {
 			return nil
+		}
+		if st.IsDir() && b.inc {
+			// Only a "." argument's contents go into the first list;
+			// a named directory's follow in a list of their own.
+			af := b.argFilt
+			b.walkBase = dir
+			if !dotDir {
+				b.noteDir(fn, disk, dir, 1, af)
+				return nil
+			}
+			af.setLevel(b, 0, "")
+			b.walkLevel = 1
+			return b.walk(fn, disk, flags)
 		}
 		if st.IsDir() {
 			return b.walk(fn, disk, flags)
@@ -274,7 +310,7 @@ func (b *builder) excluded(name, disk string, isDir bool) bool {
 // walk sends the contents of directory name (send_directory), then, with
 // --recursive, those of its subdirectories.
 func (b *builder) walk(name, disk string, flags uint32) error {
-	if b.filt.HasDirMerge() {
+	if b.filt.HasDirMerge() && !b.inc { // incremental: the caller set the rules' level
 		rel := name
 		if rel == "." {
 			rel = ""
@@ -323,10 +359,12 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 		if b.excluded(cname, cdisk, st.IsDir()) || b.unreadable(d, cdisk, st) {
 			continue
 		}
-		b.addEntry(cname, cdisk, st, flags)
+		if b.addEntry(cname, cdisk, st, flags) && b.inc && b.files[len(b.files)-1].IsDir() {
+			b.noteDir(cname, cdisk, b.walkBase, b.walkLevel, b.argFilt)
+		}
 	}
 	d.Close()
-	if !b.cfg.Recursive {
+	if !b.cfg.Recursive || b.inc {
 		return nil
 	}
 	end := len(b.files)
@@ -354,6 +392,12 @@ func (b *builder) addEntry(name, disk string, st fs.FileInfo, flags uint32) bool
 	if sys == nil {
 		return false
 	}
+	var fakeLink *string // with fake super: the target a regular file stands in for
+	if cfg.FakeSuper {
+		if sys, fakeLink = b.fakeStat(disk, sys); sys == nil {
+			return false
+		}
+	}
 	f := flist.File{
 		Name:       name,
 		Mode:       sys.Mode,
@@ -373,7 +417,7 @@ func (b *builder) addEntry(name, disk string, st fs.FileInfo, flags uint32) bool
 	case f.IsRegular():
 	case f.IsSymlink():
 		if cfg.Links {
-			t, err := cfg.Root.Readlink(disk)
+			t, err := readLink(cfg.Root, disk, fakeLink)
 			if err != nil || t == "" || len(t) >= flist.MaxPathLen {
 				b.ioError |= ioErrGeneral
 				b.say(wire.MsgErrorXfer, "rsync: [sender] readlink %s failed: %v\n", b.fullName("", disk), err)
@@ -455,25 +499,11 @@ func (b *builder) followLink(name, disk string) (fs.FileInfo, bool) {
 }
 
 // unsafeLink reports whether a symlink named name (relative to the
-// transfer root) with target leaves the transfer tree (util1.c
-// unsafe_symlink): an absolute target, or one whose ".." climb above it.
+// transfer root) with target can leave the transfer tree, as rsync's
+// unsafe_symlink judges it (safelink.Unsafe, shared with the receiver's
+// --safe-links).
 func unsafeLink(target, name string) bool {
-	if target == "" || target[0] == '/' {
-		return true
-	}
-	depth := strings.Count(name, "/")
-	for _, c := range strings.Split(target, "/") {
-		switch c {
-		case "", ".":
-		case "..":
-			if depth--; depth < 0 {
-				return true
-			}
-		default:
-			depth++
-		}
-	}
-	return false
+	return safelink.Unsafe(target, name)
 }
 
 // fileSum computes a regular file's --checksum sum.
@@ -482,7 +512,7 @@ func (b *builder) fileSum(disk string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := rootfs.OpenNoFollow(b.cfg.Root, disk)
+	f, err := openNoFollow(b.cfg.Root, disk, b.cfg.OpenNoatime)
 	if err != nil {
 		return nil, err
 	}

@@ -34,11 +34,14 @@ func (s *session) successfulSend(p []byte) error {
 		return rerr.New(rerr.StreamIO, "invalid multi-message %d:%d [sender]", wire.MsgSuccess, len(p))
 	}
 	ndx := int32(binary.LittleEndian.Uint32(p))
-	if ndx < 0 || int(ndx) >= len(s.list.Files) {
+	f, disk := s.entry(ndx)
+	if f == nil {
+		if s.inc != nil {
+			first, last := s.inc.indexRange()
+			return rerr.New(rerr.Protocol, "File-list index %d not in %d - %d (successful_send) [sender]", ndx, first, last)
+		}
 		return rerr.New(rerr.Protocol, "Invalid file index: %d (%d - %d) [sender]", ndx, ndxDone, len(s.list.Files)-1)
 	}
-	f := &s.list.Files[ndx]
-	disk := s.paths[ndx]
 	var st fs.FileInfo
 	var err error
 	if s.cfg.CopyLinks {

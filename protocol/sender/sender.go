@@ -17,7 +17,6 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
-	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
@@ -54,6 +53,8 @@ type Config struct {
 	Chmod             *chmod.Modes // the module's "outgoing chmod", nil for none
 	MungeSymlinks     bool         // the module's "munge symlinks": strip the prefix from targets
 	IgnoreNonreadable bool         // the module's "ignore nonreadable"
+	FakeSuper         bool         // the module's "fake super": entries' user.rsync.%stat xattrs describe them
+	OpenNoatime       bool         // open files with O_NOATIME (module's "open noatime" or the client's option)
 
 	ClientRules  []filter.Rule   // the client's filter list
 	MergeRead    filter.ReadFunc // reads per-directory merge files (module-relative names)
@@ -107,7 +108,10 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 	}
 
 	start := time.Now()
-	b := &builder{cfg: cfg, w: w}
+	b := &builder{cfg: cfg, w: w, inc: cfg.Flist.IncRecurse}
+	if b.inc && (proto < 30 || !cfg.Recursive) {
+		return st, rerr.New(rerr.Protocol, "incremental recursion needs protocol 30 and --recursive")
+	}
 	if cfg.FilesFrom != nil {
 		if err := b.addFilesFrom(ctx, args); err != nil {
 			return st, err
@@ -125,11 +129,53 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 	if cfg.IgnoreErrors {
 		ioError = 0
 	}
+	s := &session{
+		cfg: cfg, r: r, w: w, b: b,
+		in:      wire.NdxCodec{Protocol: proto},
+		out:     wire.NdxCodec{Protocol: proto},
+		enc:     token.NewEncoder(w, cfg.Compression, cfg.CompressLevel, proto),
+		ioError: b.ioError,
+	}
 	fo := cfg.Flist
-	fo.NdxStart = 0
-	list, err := flist.WriteList(w, fo, b.files, ioError)
-	if err != nil {
-		return st, rerr.Wrap(rerr.Protocol, err)
+	var list *flist.List
+	if b.inc {
+		fo.NdxStart = 1
+		enc := flist.NewEncoder(w, fo)
+		sl, infos, err := b.emit(enc, 1, ioError)
+		if err != nil {
+			return st, err
+		}
+		if err := enc.WriteTrailer(ioError); err != nil {
+			return st, rerr.Wrap(rerr.SocketIO, err)
+		}
+		s.inc = &incSender{enc: enc}
+		s.inc.add(sl, infos, proto)
+		s.inc.old = s.inc.total
+		list, s.list, s.paths = sl.list, sl.list, sl.paths
+		if len(s.inc.stack) == 0 {
+			if err := s.flistEOF(); err != nil {
+				return st, err
+			}
+		} else if s.inc.total == 1 {
+			// One entry: one more list tells the client whether this
+			// is a one-file transfer.
+			if err := s.sendExtra(1); err != nil {
+				return st, err
+			}
+		}
+	} else {
+		fo.NdxStart = 0
+		var err error
+		list, err = flist.WriteList(w, fo, b.files, ioError)
+		if err != nil {
+			return st, rerr.Wrap(rerr.Protocol, err)
+		}
+		s.list = list
+		s.paths = make([]string, len(list.Files))
+		for i := range list.Files {
+			s.paths[i] = b.paths[list.Files[i].HLinkGroup]
+		}
+		b.files, b.paths = nil, nil
 	}
 	if err := w.Flush(); err != nil {
 		return st, rerr.Wrap(rerr.SocketIO, err)
@@ -150,18 +196,6 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 		}
 		return st, nil
 	}
-	paths := make([]string, len(list.Files))
-	for i := range list.Files {
-		paths[i] = b.paths[list.Files[i].HLinkGroup]
-	}
-
-	s := &session{
-		cfg: cfg, r: r, w: w, list: list, paths: paths,
-		in:      wire.NdxCodec{Protocol: proto},
-		out:     wire.NdxCodec{Protocol: proto},
-		enc:     token.NewEncoder(w, cfg.Compression, cfg.CompressLevel, proto),
-		ioError: b.ioError,
-	}
 	var opts []checksum.Option
 	if cfg.LegacySeedOrder {
 		opts = append(opts, checksum.LegacySeedOrder())
@@ -175,6 +209,9 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 		return s.stats(st), err
 	}
 	st = s.stats(st)
+	if s.inc != nil {
+		st.Files, st.TotalSize = s.inc.entries, s.inc.size
+	}
 
 	// handle_stats: the server sender reports its totals.
 	if err := w.Flush(); err != nil {
@@ -209,8 +246,10 @@ type session struct {
 	cfg         *Config
 	r           *wire.Reader
 	w           *wire.Writer
-	list        *flist.List
+	b           *builder
+	list        *flist.List // the whole list; the first one with inc
 	paths       []string
+	inc         *incSender // incremental recursion, nil without
 	in, out     wire.NdxCodec
 	enc         *token.Encoder
 	m           *matcher
@@ -273,6 +312,9 @@ func (s *session) readRequest() (request, error) {
 				}
 			}
 			continue
+		}
+		if s.inc != nil {
+			return s.readIncRequest(ndx)
 		}
 		if ndx < 0 || int(ndx) > len(s.list.Files) {
 			return q, rerr.New(rerr.Protocol, "Invalid file index: %d (%d - %d) [sender]", ndx, ndxDone, len(s.list.Files)-1)
@@ -352,11 +394,24 @@ func (s *session) sendFiles(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return rerr.Wrap(rerr.SocketIO, err)
 		}
+		if s.inc != nil {
+			if err := s.sendExtra(minLookahead); err != nil {
+				return err
+			}
+		}
 		q, err := s.readRequest()
 		if err != nil {
 			return err
 		}
 		if q.ndx == ndxDone {
+			if s.inc != nil && s.inc.done() {
+				// The client is done with its oldest list; the
+				// phase ends with the last one.
+				if err := s.w.WriteNdx(&s.out, ndxDone); err != nil {
+					return rerr.Wrap(rerr.SocketIO, err)
+				}
+				continue
+			}
 			phase++
 			if phase > maxPhase {
 				break
@@ -365,6 +420,11 @@ func (s *session) sendFiles(ctx context.Context) error {
 				return rerr.Wrap(rerr.SocketIO, err)
 			}
 			continue
+		}
+		if s.inc != nil {
+			if err := s.sendExtra(minLookahead); err != nil {
+				return err
+			}
 		}
 		if q.iflags&itemTransfer == 0 || s.cfg.DryRun {
 			if err := s.writeAttrs(q); err != nil {
@@ -401,14 +461,17 @@ func (s *session) sendFile(q request) error {
 	if err := s.sums.ReadSums(s.r, proto, cfg.Checksum.Size()); err != nil {
 		return streamErr(err)
 	}
-	name := s.list.Files[q.ndx].Name
-	disk := s.paths[q.ndx]
+	entry, disk := s.entry(q.ndx)
+	if entry == nil {
+		return rerr.New(rerr.Protocol, "received request to transfer non-regular file: %d [sender]", q.ndx)
+	}
+	name := entry.Name
 	var f *os.File
 	var err error
 	if cfg.CopyLinks || cfg.CopyUnsafeLinks {
-		f, err = cfg.Root.Open(disk) // the entry may be a followed link
+		f, err = openFollow(cfg.Root, disk, cfg.OpenNoatime) // the entry may be a followed link
 	} else {
-		f, err = rootfs.OpenNoFollow(cfg.Root, disk)
+		f, err = openNoFollow(cfg.Root, disk, cfg.OpenNoatime)
 	}
 	var fi fs.FileInfo
 	if err == nil {
@@ -467,7 +530,7 @@ func (s *session) sendFile(q request) error {
 	s.transferred++
 	cfg.Log.Debug("sent", "file", name, "size", fi.Size())
 	if cfg.OnFile != nil {
-		cfg.OnFile(xferlog.Event{Op: xferlog.Send, File: &s.list.Files[q.ndx], Path: disk, Iflags: int(q.iflags),
+		cfg.OnFile(xferlog.Event{Op: xferlog.Send, File: entry, Path: disk, Iflags: int(q.iflags),
 			Read: s.r.Count() - read0, Written: s.w.Count() - written0, Sum: s.sumBuf})
 	}
 	return nil

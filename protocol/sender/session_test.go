@@ -170,10 +170,93 @@ func TestUnsafeLink(t *testing.T) {
 		{"../file", "d/x", false},
 		{"../../file", "d/x", true},
 		{"a/../../b", "x", true},
-		{"a/./b/..", "x", false},
+		{"a/./b/..", "x", true},   // a trailing "/.." is unsafe to rsync
+		{"sub/../f", "d/l", true}, // so is a mid-path ".."
 	} {
 		if got := unsafeLink(c.target, c.name); got != c.unsafe {
 			t.Errorf("unsafeLink(%q, %q) = %v", c.target, c.name, got)
 		}
 	}
+}
+
+// incInput is a client's side of an incremental-recursion pull: each
+// value is an index (with item flags, and empty sums for a transfer when
+// the flags say so) or a negative control code.
+func incInput(steps ...[2]int32) []byte {
+	var b []byte
+	c := wire.NdxCodec{Protocol: 31}
+	for _, s := range steps {
+		b = c.Append(b, s[0])
+		if s[0] >= 0 {
+			b = binary.LittleEndian.AppendUint16(b, uint16(s[1]))
+			if s[1]&itemTransfer != 0 {
+				for range 4 {
+					b = binary.LittleEndian.AppendUint32(b, 0)
+				}
+			}
+		}
+	}
+	return b
+}
+
+func incConfig(root *os.Root, proto int) *Config {
+	cfg := sessionConfig(root, proto)
+	cfg.Flist.IncRecurse, cfg.Flist.VarintFlags, cfg.Flist.NdxStart = true, proto >= 31, 1
+	return cfg
+}
+
+// TestRunIncRecurse runs a whole incremental pull of the session tree: a
+// file from the second list, one NDX_DONE per list, then the phases.
+func TestRunIncRecurse(t *testing.T) {
+	root := sessionTree(t)
+	// Lists: 1 [".", "a", "d", "link"], 6 ["d/b", "d/e"], 9 ["d/e/c"].
+	// Three lists: two NDX_DONEs are echoed, the third ends phase 1.
+	in := incInput([2]int32{6, itemTransfer}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone},
+		[2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone})
+	var out bytes.Buffer
+	st, err := Run(context.Background(), wire.NewReader(bytes.NewReader(in)), wire.NewWriter(&out), nil, incConfig(root, 31))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st.Transferred != 1 || st.Literal != 13 || st.Files != 7 || st.TotalSize != 5+13+11 {
+		t.Errorf("stats %+v", st)
+	}
+	for _, c := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"index of a list not sent", incInput([2]int32{500, itemTransfer}), "not in"},
+		{"transfer of a directory", incInput([2]int32{0, itemTransfer}), "non-regular"},
+		{"control code from the client", incInput([2]int32{ndxFlistOffset}), "Invalid file index"},
+		{"list dropped, then named", incInput([2]int32{ndxDone}, [2]int32{2, 0}), "not in"},
+	} {
+		_, err := Run(context.Background(), wire.NewReader(bytes.NewReader(c.in)), wire.NewWriter(io.Discard), nil, incConfig(root, 31))
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(c.want)) {
+			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+}
+
+// FuzzIncSession runs an incremental-recursion pull against arbitrary
+// client input: indexes into lists not sent yet or already dropped,
+// NDX_DONE at any time, must end in an error or success, never a panic.
+func FuzzIncSession(f *testing.F) {
+	f.Add(uint8(1), incInput([2]int32{6, itemTransfer}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}))
+	f.Add(uint8(0), incInput([2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{9, itemTransfer}))
+	f.Add(uint8(2), incInput([2]int32{500, itemTransfer}))
+	f.Add(uint8(1), incInput([2]int32{5, 0}, [2]int32{8, itemTransfer}, [2]int32{ndxFlistOffset - 1}))
+	f.Add(uint8(1), incInput([2]int32{ndxDelStats}))
+	f.Add(uint8(5), incInput([2]int32{3, itemTransfer}, [2]int32{ndxDone}, [2]int32{6, itemTransfer}, [2]int32{ndxDone}, [2]int32{ndxDone}))
+	root := sessionTree(f)
+	f.Fuzz(func(t *testing.T, p uint8, in []byte) {
+		cfg := incConfig(root, 30+int(p)%3)
+		var args []string
+		if p&4 != 0 {
+			// --relative: implied directories and names in later lists.
+			cfg.Relative, cfg.Flist.RelativePaths = true, true
+			args = []string{"d/e/c", "d/b", "a"}
+		}
+		_, _ = Run(context.Background(), wire.NewReader(bytes.NewReader(in)), wire.NewWriter(io.Discard), args, cfg)
+	})
 }

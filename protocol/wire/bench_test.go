@@ -104,3 +104,38 @@ func BenchmarkReadVarint(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadVarlong reads file sizes and times as protocol 30+ sends
+// them (varlong, at least 3 bytes).
+func BenchmarkReadVarlong(b *testing.B) {
+	const n = 1 << 16
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	if err := w.StartMultiplex(); err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		if err := w.WriteVarlong(int64(i)*1_000_003, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	stream := out.Bytes()
+	src := bytes.NewReader(stream)
+	r := NewReader(src)
+	r.StartMultiplex()
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Reset(stream)
+		r.br.Reset(src)
+		r.avail = 0
+		for i := range n {
+			v, err := r.ReadVarlong(3)
+			if err != nil || v != int64(i)*1_000_003 {
+				b.Fatalf("varlong %d: got %d, %v", i, v, err)
+			}
+		}
+	}
+}

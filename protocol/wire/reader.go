@@ -28,6 +28,7 @@ type Reader struct {
 	msg     []byte
 	count   int64   // data bytes delivered
 	scratch [9]byte // small reads, kept here so they do not allocate
+	hdr     [4]byte // frame headers
 }
 
 // NewReader reads from r through a buffer of its own.
@@ -45,7 +46,9 @@ func (r *Reader) Count() int64 { return r.count }
 // dispatching other frames.
 func (r *Reader) nextFrame() error {
 	for r.avail == 0 {
-		h := r.scratch[:4]
+		// Not r.scratch: a value read through it may straddle frames, and
+		// its first bytes are already there when the next header comes.
+		h := r.hdr[:]
 		if _, err := io.ReadFull(r.br, h); err != nil {
 			return err
 		}
@@ -184,24 +187,29 @@ func (r *Reader) ReadVarlong(minBytes int) (int64, error) {
 	if minBytes < 1 || minBytes > 8 {
 		return 0, fmt.Errorf("wire: varlong min bytes %d out of range", minBytes)
 	}
-	var b2 [8]byte
-	if err := r.ReadFull(b2[:minBytes]); err != nil {
+	// Reads go through r.scratch: a local array handed to ReadFull would
+	// escape (io.ReadFull calls Read through an interface) and allocate.
+	b := r.scratch[:minBytes]
+	if err := r.ReadFull(b); err != nil {
 		return 0, err
 	}
 	var u [9]byte
-	copy(u[:], b2[1:minBytes])
-	extra := int(intByteExtra[b2[0]/4])
+	first := b[0]
+	copy(u[:], b[1:minBytes])
+	extra := int(intByteExtra[first/4])
 	if extra == 0 {
-		u[minBytes-1] = b2[0]
+		u[minBytes-1] = first
 	} else {
 		if minBytes+extra > 9 {
 			return 0, ErrOverflow
 		}
-		if err := r.ReadFull(u[minBytes-1 : minBytes-1+extra]); err != nil {
+		x := r.scratch[:extra]
+		if err := r.ReadFull(x); err != nil {
 			return 0, err
 		}
+		copy(u[minBytes-1:], x)
 		bit := byte(1) << (8 - extra)
-		u[minBytes+extra-1] = b2[0] & (bit - 1)
+		u[minBytes+extra-1] = first & (bit - 1)
 	}
 	return int64(binary.LittleEndian.Uint64(u[:8])), nil
 }
@@ -275,7 +283,7 @@ func (r *Reader) ReadNdx(c *NdxCodec) (int32, error) {
 	}
 	var num uint32
 	if b == 0xFE {
-		var x [4]byte
+		x := r.scratch[:4] // not a local array: see ReadVarlong
 		if err := r.ReadFull(x[:2]); err != nil {
 			return 0, err
 		}
@@ -285,7 +293,7 @@ func (r *Reader) ReadNdx(c *NdxCodec) (int32, error) {
 			if err := r.ReadFull(x[1:3]); err != nil {
 				return 0, err
 			}
-			num = binary.LittleEndian.Uint32(x[:])
+			num = binary.LittleEndian.Uint32(x)
 		} else {
 			num = uint32(x[0])<<8 + uint32(x[1]) + uint32(*prev)
 		}

@@ -14,6 +14,16 @@
 // lookup = no" so that the concurrent workload measures neither SYN retries
 // nor DNS. -spread binds each concurrent client to its own 127.0.0.x, past
 // per-address limits; -run REGEXP picks workloads by name.
+//
+// Profiling (a developer aid): rsyncd-go started with
+// RSYNCD_GO_CPUPROFILE=FILE writes a CPU profile, and with
+// RSYNCD_GO_MEMPROFILE=FILE an allocation profile (sampled every 4 KiB),
+// when it exits on SIGTERM or SIGINT; read them with
+// `go tool pprof -top BINARY FILE` (-sample_index=alloc_space for memory).
+// Profile one workload at a time: start the daemon by hand with a config
+// like startGo's, push with the workload's rsync command, stop it. Wall
+// times on a shared machine are noisy; CPU profiles, `strace -c -f` system
+// call counts and allocation counts are not.
 package main
 
 import (

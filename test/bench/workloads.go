@@ -366,6 +366,22 @@ func workloads(src, work string, z sizes, spread bool) []workload {
 			},
 		},
 		{
+			// The daemon sends: incremental recursion on the sending side.
+			Name: "pull-many", Desc: fmt.Sprintf("pull of %d small files in %d dirs, -a", z.manyFiles, (z.manyFiles+99)/100),
+			prepare: func(d *daemon) error {
+				if _, err := os.Stat(in(d, "pullmany")); err != nil {
+					if out, err := exec.Command("cp", "-a", filepath.Join(src, "many"), in(d, "pullmany")).CombinedOutput(); err != nil {
+						return fmt.Errorf("copying the pull tree: %w: %s", err, out)
+					}
+				}
+				return emptyDir(pullDst(d) + "-many")
+			},
+			run: func(ctx context.Context, d *daemon) error {
+				return rsyncClient(ctx, d, "-a", d.URL("pullmany/"), pullDst(d)+"-many/")
+			},
+			verify: func(d *daemon) error { return sameTree(filepath.Join(src, "many"), pullDst(d)+"-many") },
+		},
+		{
 			// Same tree and destination as nochange-delete, already in sync.
 			Name: "nochange", Desc: fmt.Sprintf("%d files, no-change re-push -a", z.manyFiles),
 			prepare: func(*daemon) error { return nil }, run: push("many", "-a"), verify: verifyTree("many"),
