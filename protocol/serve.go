@@ -206,6 +206,7 @@ func Serve(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options.Optio
 		Filter:            clientList,
 		DaemonFilter:      daemonList,
 		Verbose:           o.Verbose,
+		Itemize:           o.LogFormatHasI != 0,
 		Umask:             s.Umask,
 		Log:               log,
 		OnFile:            s.OnFile,
@@ -345,6 +346,7 @@ func serveSender(ctx context.Context, r *wire.Reader, w *wire.Writer, o *options
 	sst, err := sender.Run(ctx, r, w, args, cfg)
 	stats.Files, stats.Transferred = sst.Files, sst.Transferred
 	stats.Literal, stats.Matched = sst.Literal, sst.Matched
+	stats.TotalSize = sst.TotalSize
 	return stats, err
 }
 

@@ -391,6 +391,7 @@ func (s *conn) serve(ctx context.Context) {
 	}
 	s.log.Info("transfer starting", "direction", direction(opts), "args", strings.Join(args, " "))
 	sess.OnFile = s.startTransferLog(m, user, opts, pathArgs(rawArgs))
+	opts.Verbose = limitVerbosity(opts.Verbose, m.MaxVerbosity)
 	// --bwlimit: the client's, capped by the daemon's, paces what we send.
 	dc.bw = newBwLimiter(effectiveBwlimit(s.cfg.Bwlimit, opts.Bwlimit))
 	// rsyncd's engine logs these as its file list starts; a session the
@@ -409,6 +410,12 @@ func (s *conn) serve(ctx context.Context) {
 		"literal", res.Stats.Literal, "matched", res.Stats.Matched,
 		"duration", time.Since(start).Round(time.Millisecond),
 	}
+	if err == nil || opts.Sender {
+		// rsyncd's log_exit: its receiver logs the totals only when the
+		// session succeeded, its sender always.
+		attrs = append(attrs, rsyncdlog.Line(fmt.Sprintf("sent %d bytes  received %d bytes  total size %d",
+			res.Wrote, res.Read, res.Stats.TotalSize)))
+	}
 	obs.Transfer(m.Name, direction(opts), res.Read, res.Wrote, time.Since(start), err != nil)
 	if err != nil {
 		s.log.Warn("transfer failed", append(attrs, "code", rerr.Code(err), "err", err)...)
@@ -421,6 +428,20 @@ func (s *conn) serve(ctx context.Context) {
 		s.log.Info("transfer done", attrs...)
 	}
 	s.linger()
+}
+
+// maxVerbosityLevels is rsync's MAX_VERBOSITY: a "max verbosity" above
+// it limits nothing (options.c limit_output_verbosity).
+const maxVerbosityLevels = 5
+
+// limitVerbosity caps the client's -v count at the module's "max
+// verbosity", as rsyncd caps its output levels once the arguments are in
+// ("don't allow the logs to be flooded too fast").
+func limitVerbosity(v, limit int) int {
+	if limit > maxVerbosityLevels || v <= limit {
+		return v
+	}
+	return max(limit, 0)
 }
 
 // connectHost is the client's name in "connect from": its looked-up name

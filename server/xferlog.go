@@ -172,6 +172,9 @@ func (lf *logFormat) format(ev *xferlog.Event, s *logSession) string {
 			n = permString(f.Mode)
 		case 'f':
 			n = strings.TrimPrefix(path.Clean(ev.Path), "/")
+			if f.Name == "." && n != "." {
+				n += "/." // rsync joins the directory and the entry's "."
+			}
 		case 'n':
 			n = f.Name
 			if f.Mode&flist.ModeTypeMask == flist.ModeDir {
@@ -381,6 +384,9 @@ func transferLog(log *slog.Logger, lf *logFormat, s *logSession) func(protocol.F
 		return nil
 	}
 	return func(ev protocol.FileEvent) {
+		if ev.Op != xferlog.Delete && ev.Iflags&xferlog.ItemTransfer == 0 && !loggedItem(lf, ev.Iflags) {
+			return
+		}
 		if ev.Op == xferlog.Delete && !lf.hasO && !lf.hasI {
 			// rsyncd logs deletions as "deleting %n" unless the format
 			// shows the operation itself.
@@ -393,6 +399,17 @@ func transferLog(log *slog.Logger, lf *logFormat, s *logSession) func(protocol.F
 		}
 		log.Info(lf.format(&ev, s))
 	}
+}
+
+// significantItems are the itemize flags that make an entry worth a line
+// (rsync's SIGNIFICANT_ITEM_FLAGS).
+const significantItems = ^(xferlog.ItemBasisTypeFollows | xferlog.ItemXnameFollows | xferlog.ItemLocalChange) & 0xffff
+
+// loggedItem reports whether rsyncd logs an entry the transfer did not
+// send data for (log.c maybe_log_item on a server): only with %i in the
+// format, and only when something about it changed or it is a hard link.
+func loggedItem(lf *logFormat, iflags int) bool {
+	return lf.hasI && (iflags&significantItems != 0 || iflags&xferlog.ItemXnameFollows != 0)
 }
 
 // startTransferLog returns the OnFile hook of a session of m when the

@@ -15,6 +15,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
 )
 
 // Item flags the generator reports per file (rsync.h ITEM_*).
@@ -221,11 +222,20 @@ func (t *transfer) prepareDest() error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return rerr.New(rerr.FileSelect, "change_dir#3 %q failed: %v", dest, err)
 	}
-	if t.cfg.DryRun {
-		return nil
+	if !t.cfg.DryRun {
+		if err := t.cfg.Root.MkdirAll(dest, 0o755); err != nil {
+			return rerr.New(rerr.FileSelect, "mkdir %q failed: %v", dest, err)
+		}
 	}
-	if err := t.cfg.Root.MkdirAll(dest, 0o755); err != nil {
-		return rerr.New(rerr.FileSelect, "mkdir %q failed: %v", dest, err)
+	if err != nil {
+		// rsync's get_local_name: the "." entry is new to the client
+		// (FLAG_DIR_CREATED), and -v or -i hear of it, as does the log.
+		t.destCreated = true
+		if t.cfg.Verbose > 0 || t.cfg.Itemize {
+			msg := "created directory " + dest
+			t.cfg.Log.Info(msg)
+			t.tellClient(wire.MsgInfo, "%s", msg)
+		}
 	}
 	return nil
 }
@@ -297,6 +307,7 @@ func (t *transfer) itemize(ndx int32, f *flist.File, st *stat, exists bool, ifla
 	if iflags&significantItems == 0 {
 		return nil
 	}
+	t.logItem(f, iflags)
 	if t.cfg.Protocol < 29 {
 		return nil
 	}
@@ -304,6 +315,14 @@ func (t *transfer) itemize(ndx int32, f *flist.File, st *stat, exists bool, ifla
 		return err
 	}
 	return t.out.WriteUint16(uint16(iflags))
+}
+
+// logItem tells the transfer log of an itemized entry that needs no data
+// (rsync's receiver logs it as the sender echoes it back).
+func (t *transfer) logItem(f *flist.File, iflags int) {
+	if t.cfg.OnFile != nil && !t.cfg.DryRun {
+		t.cfg.OnFile(xferlog.Event{Op: xferlog.Recv, File: f, Path: t.localPath(f), Iflags: iflags})
+	}
 }
 
 // changes computes the report bits of itemize() for an existing entry.
@@ -407,6 +426,9 @@ func makeWayKind(f *flist.File) string {
 
 func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exists bool) error {
 	cfg := t.cfg
+	if exists && f.Name == "." && t.destCreated {
+		exists, st = false, nil // made by prepareDest: itemized as new
+	}
 	if exists && !st.isDir() {
 		if !t.clearWay(name, st, f) {
 			return nil
@@ -424,9 +446,6 @@ func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exist
 		}
 		t.stats.Created++
 	}
-	if err := t.itemize(ndx, f, st, exists, iflags); err != nil {
-		return err
-	}
 	if !cfg.DryRun {
 		t.setAttrs(name, f, st, exists, false)
 		if t.inc == nil {
@@ -434,9 +453,13 @@ func (t *transfer) genDir(ndx int32, f *flist.File, name string, st *stat, exist
 		}
 	}
 	if cfg.Delete == DeleteDuring && cfg.Recursive && f.Flags&flist.FlagContentDir != 0 {
-		return t.deleteInDir(name, f.Name)
+		if err := t.deleteInDir(name, f.Name); err != nil {
+			return err
+		}
 	}
-	return nil
+	// Itemized after the deletions in it: stock's client shows its
+	// "*deleting" lines (MSG_DELETED) before the directory's own line.
+	return t.itemize(ndx, f, st, exists, iflags)
 }
 
 func (t *transfer) genSymlink(ndx int32, f *flist.File, name string, st *stat, exists bool) error {

@@ -128,6 +128,7 @@ func (t *transfer) startInc() error {
 // add records a new list: its directories join dirs, the list joins the
 // queue. parent is the directory it fills (-1 for the first list).
 func (inc *incState) add(t *transfer, l *flist.List, parent int32) error {
+	t.stats.TotalSize += listSize(l.Files) // receiver goroutine, or before it starts
 	t.applyListPolicy(l.Files)
 	il := &incList{files: l.Files, start: l.NdxStart, parent: parent}
 	inc.mu.Lock()

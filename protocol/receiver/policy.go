@@ -89,6 +89,7 @@ func (t *transfer) itemizeReplaced(ndx int32, f *flist.File, st *stat, exists bo
 	if !exists || st.mode&sIFMT != f.Mode&sIFMT {
 		return t.itemize(ndx, f, st, false, iflags)
 	}
+	t.logItem(f, iflags)
 	if t.cfg.Protocol < 29 {
 		return nil
 	}

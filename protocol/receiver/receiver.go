@@ -93,6 +93,7 @@ type Config struct {
 	RemoveSource int
 
 	Verbose int    // the client's -v count: decides what it is told
+	Itemize bool   // the client's -i (rsync's stdout_format_has_i)
 	Umask   uint32 // applied to new files when perms are not preserved
 	Log     *slog.Logger
 
@@ -130,6 +131,20 @@ type Config struct {
 type Stats struct {
 	Files, Transferred, Deleted, Created int
 	Literal, Matched                     int64
+	// TotalSize is the size of the regular files and symlinks of every
+	// list received (rsync's stats.total_size, counted as it reads them).
+	TotalSize int64
+}
+
+// listSize is what files add to Stats.TotalSize.
+func listSize(files []flist.File) int64 {
+	var n int64
+	for i := range files {
+		if f := &files[i]; f.IsRegular() || f.IsSymlink() {
+			n += f.Size
+		}
+	}
+	return n
 }
 
 // event is what the receiver tells the generator.
@@ -148,6 +163,7 @@ func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.Lis
 			return t.stats, err
 		}
 	} else {
+		t.stats.TotalSize = listSize(t.files)
 		t.applyListPolicy(t.files)
 	}
 	// What both goroutines read is settled before they start.
@@ -157,6 +173,16 @@ func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.Lis
 	if t.inc == nil {
 		t.indexChildren()
 		t.indexHardLinks()
+	}
+	if cfg.Verbose >= 2 {
+		// rsync's generate_files with DEBUG_GTE(FLIST, 1), which -vv
+		// turns on (and a "max verbosity" below 2 off).
+		msg := "delta-transmission enabled"
+		if cfg.WholeFile {
+			msg = "delta-transmission disabled for local transfer or --whole-file"
+		}
+		cfg.Log.Info(msg)
+		t.tellClient(wire.MsgInfo, "%s", msg)
 	}
 	// The receiver goroutine is the only reader from here on.
 	in.OnMessage = t.onMessage
@@ -231,6 +257,8 @@ type transfer struct {
 	dirc      dirCache         // the generator's open directory
 	inc       *incState        // incremental recursion; nil without
 	requested int              // transfers the generator asked for
+	// destCreated: prepareDest made the destination directory.
+	destCreated bool
 }
 
 func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) *transfer {

@@ -329,14 +329,13 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 		b.say(wire.MsgErrorXfer, "rsync: [sender] opendir %s failed: %s (%d)\n", b.fullName("", disk), errnoText(errnoOf(err)), int(errnoOf(err)))
 		return nil
 	}
-	ents, err := d.ReadDir(-1)
+	ents, err := d.Readdirnames(-1)
 	if err != nil {
 		b.ioError |= ioErrGeneral
 		b.say(wire.MsgErrorXfer, "rsync: [sender] readdir(%s): %v\n", b.fullName("", disk), err)
 	}
 	start := len(b.files)
-	for _, e := range ents {
-		child := e.Name()
+	for _, child := range ents {
 		cname := child
 		if name != "." {
 			cname = name + "/" + child
@@ -347,7 +346,7 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 			continue
 		}
 		cdisk := path.Join(disk, child)
-		st, err := b.cfg.Root.Lstat(cdisk)
+		st, err := lstatAt(d, child) // dirfd.go
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // vanished while listing

@@ -37,6 +37,10 @@ const (
 type sentList struct {
 	list  *flist.List
 	paths []string
+	// The directory the list fills, which the client names by the index
+	// before the list's first (itemizing it), and its module path.
+	dir     *flist.File
+	dirPath string
 }
 
 // dirNode is a directory sent in some list whose contents are still to be
@@ -47,9 +51,10 @@ type dirNode struct {
 	disk    string // module-relative path
 	base    string // the argument's directory (rsync's F_PATHNAME)
 	filt    *argFilter
-	level   int  // rsync's send_dir_depth for its contents
-	content bool // FLAG_CONTENT_DIR: its contents are sent
-	dup     bool // FLAG_DUPLICATE: same name as the directory before it
+	file    flist.File // its entry, for the transfer log
+	level   int        // rsync's send_dir_depth for its contents
+	content bool       // FLAG_CONTENT_DIR: its contents are sent
+	dup     bool       // FLAG_DUPLICATE: same name as the directory before it
 
 	// --relative: names below this (implied) directory that its list
 	// must carry, the rest of each argument's path (rsync's relnames).
@@ -133,7 +138,7 @@ func (in *incSender) add(sl *sentList, infos []*dirNode, protocol int) {
 			continue
 		}
 		d := *infos[i]
-		d.ndx, d.dup = ndx, dup
+		d.ndx, d.dup, d.file = ndx, dup, *f
 		d.content = f.Flags&flist.FlagContentDir != 0
 		kids = append(kids, d)
 	}
@@ -266,6 +271,7 @@ func (s *session) sendExtra(atLeast int) error {
 		if err != nil {
 			return err
 		}
+		sl.dir, sl.dirPath = &group[0].file, group[0].disk
 		in.add(sl, infos, s.cfg.Protocol)
 		if len(in.stack) == 0 {
 			if err := s.flistEOF(); err != nil {
@@ -419,6 +425,27 @@ func (s *session) entry(ndx int32) (*flist.File, string) {
 		return nil, ""
 	}
 	return &l.Files[k], paths[k]
+}
+
+// itemEntry is entry, and for the index before a list's first the
+// directory the list fills (the first list's: its "." entry), which the
+// client itemizes under that index with incremental recursion.
+func (s *session) itemEntry(ndx int32) (*flist.File, string) {
+	if f, p := s.entry(ndx); f != nil || s.inc == nil {
+		return f, p
+	}
+	i := s.inc.find(ndx)
+	if i < 0 {
+		return nil, ""
+	}
+	sl := s.inc.lists[i]
+	if ndx != sl.list.NdxStart-1 {
+		return nil, ""
+	}
+	if sl.dir == nil && len(sl.list.Files) > 0 && sl.list.Files[0].Name == "." && sl.list.Files[0].IsDir() {
+		return &sl.list.Files[0], sl.paths[0]
+	}
+	return sl.dir, sl.dirPath
 }
 
 // readIncRequest is the rest of read_ndx_and_attrs with incremental

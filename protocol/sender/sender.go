@@ -135,7 +135,9 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 		out:     wire.NdxCodec{Protocol: proto},
 		enc:     token.NewEncoder(w, cfg.Compression, cfg.CompressLevel, proto),
 		ioError: b.ioError,
+		dirs:    dirCache{root: cfg.Root},
 	}
+	defer s.dirs.close()
 	fo := cfg.Flist
 	var list *flist.List
 	if b.inc {
@@ -250,6 +252,7 @@ type session struct {
 	list        *flist.List // the whole list; the first one with inc
 	paths       []string
 	inc         *incSender // incremental recursion, nil without
+	dirs        dirCache   // the directory of the last file sent (dirfd.go)
 	in, out     wire.NdxCodec
 	enc         *token.Encoder
 	m           *matcher
@@ -427,6 +430,13 @@ func (s *session) sendFiles(ctx context.Context) error {
 			}
 		}
 		if q.iflags&itemTransfer == 0 || s.cfg.DryRun {
+			if s.cfg.OnFile != nil && !s.cfg.DryRun {
+				// An itemized entry without data (rsync's maybe_log_item):
+				// the transfer log decides whether it shows it.
+				if entry, disk := s.itemEntry(q.ndx); entry != nil {
+					s.cfg.OnFile(xferlog.Event{Op: xferlog.Send, File: entry, Path: disk, Iflags: int(q.iflags)})
+				}
+			}
 			if err := s.writeAttrs(q); err != nil {
 				return rerr.Wrap(rerr.SocketIO, err)
 			}
@@ -471,7 +481,7 @@ func (s *session) sendFile(q request) error {
 	if cfg.CopyLinks || cfg.CopyUnsafeLinks {
 		f, err = openFollow(cfg.Root, disk, cfg.OpenNoatime) // the entry may be a followed link
 	} else {
-		f, err = openNoFollow(cfg.Root, disk, cfg.OpenNoatime)
+		f, err = s.dirs.open(disk, cfg.OpenNoatime)
 	}
 	var fi fs.FileInfo
 	if err == nil {
