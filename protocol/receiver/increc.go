@@ -528,7 +528,9 @@ func (t *transfer) genParentDir(l *incList) error {
 func (t *transfer) skipContents(l *incList, d *incDir) {
 	d.missing = true
 	l.skip = true
-	t.tellClient(wire.MsgError, "*** Skipping any contents from this failed directory ***")
+	const msg = "*** Skipping any contents from this failed directory ***"
+	t.cfg.Log.Warn(msg) // stock's daemon logs it too
+	t.tellClient(wire.MsgError, "%s", msg)
 }
 
 // genDirEarly handles a directory met in its parent's list: when directory

@@ -48,20 +48,13 @@ func (t *transfer) wantMode(f *flist.File, st *stat, exists bool) uint32 {
 // skipUnsafeLink reports whether --safe-links ignores symlink f, and tells
 // a verbose client so, as rsync's generator does.
 func (t *transfer) skipUnsafeLink(f *flist.File) bool {
-	if !t.cfg.SafeLinks || !UnsafeSymlink(f.LinkTarget, f.Name) {
+	if !t.cfg.SafeLinks || !safelink.Unsafe(f.LinkTarget, f.Name) {
 		return false
 	}
 	if t.cfg.Verbose > 0 {
 		t.tellClient(wire.MsgInfo, "ignoring unsafe symlink %q -> %q", f.Name, f.LinkTarget)
 	}
 	return true
-}
-
-// UnsafeSymlink reports whether a symlink named name (a path relative to
-// the top of the transfer) with the given target can point outside the
-// transfer, as rsync's unsafe_symlink judges it: see safelink.Unsafe.
-func UnsafeSymlink(target, name string) bool {
-	return safelink.Unsafe(target, name)
 }
 
 // skipUnsafeBackup reports whether --safe-links keeps the symlink at name
@@ -77,7 +70,7 @@ func (t *transfer) skipUnsafeBackup(name string) bool {
 		return false
 	}
 	target, err := cfg.Root.Readlink(name)
-	return err != nil || target == "" || UnsafeSymlink(target, t.relName(name))
+	return err != nil || target == "" || safelink.Unsafe(target, t.relName(name))
 }
 
 // itemizeReplaced reports a symlink, device or special file that is
@@ -107,18 +100,5 @@ func (t *transfer) hiddenUnreadable(name string, st *stat) bool {
 	if !t.cfg.IgnoreNonreadable || st.isSymlink() {
 		return false
 	}
-	d, base, err := rootfs.OpenParent(t.cfg.Root, name)
-	if err != nil {
-		return true // cannot be read either
-	}
-	defer d.Close()
-	sc, err := d.SyscallConn()
-	if err != nil {
-		return true
-	}
-	var accErr error
-	if err := sc.Control(func(fd uintptr) { accErr = unix.Faccessat(int(fd), base, unix.R_OK, 0) }); err != nil {
-		return true
-	}
-	return accErr != nil
+	return rootfs.Access(t.cfg.Root, name, unix.R_OK) != nil // an error: cannot be read either
 }

@@ -86,3 +86,25 @@ func unwrap(err error) error {
 	}
 	return err
 }
+
+// Access checks, as access(2) with the process's real ids does, whether
+// name may be used as mode asks (unix.R_OK, ...), without following a final
+// symlink out of the module.
+func Access(root *os.Root, name string, mode uint32) error {
+	return atParent(root, name, func(dfd int, base string) error {
+		return unix.Faccessat(dfd, base, mode, 0)
+	})
+}
+
+// AccessAt is Access for base, a name in the open directory d.
+func AccessAt(d *os.File, base string, mode uint32) error {
+	sc, err := d.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var accErr error
+	if err := sc.Control(func(fd uintptr) { accErr = unix.Faccessat(int(fd), base, mode, 0) }); err != nil {
+		return err
+	}
+	return accErr
+}

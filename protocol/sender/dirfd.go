@@ -1,7 +1,6 @@
 package sender
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path"
@@ -112,12 +111,7 @@ func (c *dirCache) open(name string, noatime bool) (*os.File, error) {
 	}
 	fd := -1
 	var oerr error
-	if err := sc.Control(func(dfd uintptr) {
-		fd, oerr = unix.Openat(int(dfd), base, openFlags(noatime), 0)
-		if noatime && errors.Is(oerr, unix.EPERM) {
-			fd, oerr = unix.Openat(int(dfd), base, openFlags(false), 0)
-		}
-	}); err != nil {
+	if err := sc.Control(func(dfd uintptr) { fd, oerr = openAt(int(dfd), base, noatime) }); err != nil {
 		return nil, err
 	}
 	if oerr != nil {

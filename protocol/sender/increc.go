@@ -470,17 +470,8 @@ func (s *session) readIncRequest(ndx int32) (request, error) {
 		return q, streamErr(err)
 	}
 	q.iflags = int(v)
-	if q.iflags&itemBasisTypeFollows != 0 {
-		if q.basisType, err = s.r.ReadByte(); err != nil {
-			return q, streamErr(err)
-		}
-	}
-	if q.iflags&itemXnameFollows != 0 {
-		x, err := s.r.ReadVString(flist.MaxPathLen - 1)
-		if err != nil {
-			return q, rerr.Wrap(rerr.Protocol, err)
-		}
-		q.xname = x
+	if err := s.readItemExtras(&q); err != nil {
+		return q, err
 	}
 	if q.iflags&itemTransfer != 0 {
 		if f, _ := s.entry(ndx); f == nil || !f.IsRegular() {

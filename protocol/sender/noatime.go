@@ -42,18 +42,24 @@ func openNoFollow(root *os.Root, name string, noatime bool) (*os.File, error) {
 	}
 	fd := -1
 	var oerr error
-	if err := sc.Control(func(dfd uintptr) {
-		fd, oerr = unix.Openat(int(dfd), base, openFlags(true), 0)
-		if errors.Is(oerr, unix.EPERM) {
-			fd, oerr = unix.Openat(int(dfd), base, openFlags(false), 0)
-		}
-	}); err != nil {
+	if err := sc.Control(func(dfd uintptr) { fd, oerr = openAt(int(dfd), base, true) }); err != nil {
 		return nil, err
 	}
 	if oerr != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: oerr}
 	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// openAt opens base in directory dfd for reading without following a
+// final symlink; O_NOATIME, when asked for, needs the file's owner (or
+// CAP_FOWNER): where it is refused the file is opened without it.
+func openAt(dfd int, base string, noatime bool) (int, error) {
+	fd, err := unix.Openat(dfd, base, openFlags(noatime), 0)
+	if noatime && errors.Is(err, unix.EPERM) {
+		fd, err = unix.Openat(dfd, base, openFlags(false), 0)
+	}
+	return fd, err
 }
 
 // openFollow opens a file of the module for reading, following symlinks

@@ -33,22 +33,9 @@ func (b *builder) unreadable(dir *os.File, disk string, st fs.FileInfo) bool {
 	if !b.cfg.IgnoreNonreadable || st.Mode()&fs.ModeSymlink != 0 {
 		return false
 	}
-	base := path.Base(disk)
+	// An error means it cannot be read either.
 	if dir == nil {
-		d, name, err := rootfs.OpenParent(b.cfg.Root, disk)
-		if err != nil {
-			return true // cannot be read either
-		}
-		defer d.Close()
-		dir, base = d, name
+		return rootfs.Access(b.cfg.Root, disk, unix.R_OK) != nil
 	}
-	sc, err := dir.SyscallConn()
-	if err != nil {
-		return true
-	}
-	var accErr error
-	if err := sc.Control(func(fd uintptr) { accErr = unix.Faccessat(int(fd), base, unix.R_OK, 0) }); err != nil {
-		return true
-	}
-	return accErr != nil
+	return rootfs.AccessAt(dir, path.Base(disk), unix.R_OK) != nil
 }

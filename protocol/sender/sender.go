@@ -338,23 +338,31 @@ func (s *session) readRequest() (request, error) {
 		if int(ndx) == len(s.list.Files) {
 			return q, rerr.New(rerr.Protocol, "Invalid file index: %d (%d - %d) [sender]", ndx, ndxDone, len(s.list.Files)-1)
 		}
-		if q.iflags&itemBasisTypeFollows != 0 {
-			if q.basisType, err = s.r.ReadByte(); err != nil {
-				return q, streamErr(err)
-			}
-		}
-		if q.iflags&itemXnameFollows != 0 {
-			x, err := s.r.ReadVString(flist.MaxPathLen - 1)
-			if err != nil {
-				return q, rerr.Wrap(rerr.Protocol, err)
-			}
-			q.xname = x
+		if err := s.readItemExtras(&q); err != nil {
+			return q, err
 		}
 		if q.iflags&itemTransfer != 0 && !s.list.Files[ndx].IsRegular() {
 			return q, rerr.New(rerr.Protocol, "received request to transfer non-regular file: %d [sender]", ndx)
 		}
 		return q, nil
 	}
+}
+
+// readItemExtras reads what q.iflags say follows the item flags of a
+// request: the basis type and the alternate basis name.
+func (s *session) readItemExtras(q *request) error {
+	var err error
+	if q.iflags&itemBasisTypeFollows != 0 {
+		if q.basisType, err = s.r.ReadByte(); err != nil {
+			return streamErr(err)
+		}
+	}
+	if q.iflags&itemXnameFollows != 0 {
+		if q.xname, err = s.r.ReadVString(flist.MaxPathLen - 1); err != nil {
+			return rerr.Wrap(rerr.Protocol, err)
+		}
+	}
+	return nil
 }
 
 // writeAttrs echoes an index with its item attributes (write_ndx_and_attrs).

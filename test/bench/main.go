@@ -131,7 +131,18 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 	}
 	z := scaled(scale)
 	src := filepath.Join(work, "src")
-	if err := makeData(src, z); err != nil {
+	chosen := slices.DeleteFunc(workloads(src, work, z, spread), func(w workload) bool { return !only.MatchString(w.Name) })
+	need := map[string]bool{}
+	for _, w := range chosen {
+		ds, ok := datasets[w.Name]
+		if !ok {
+			return fmt.Errorf("workload %s: no datasets listed", w.Name)
+		}
+		for _, d := range ds {
+			need[d] = true
+		}
+	}
+	if err := makeData(src, z, need); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -153,12 +164,9 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 	var results []result
 	// The daemons' logs go to the results, whatever happens.
 	defer saveLogs(work, out)
-	for _, w := range workloads(src, work, z, spread) {
+	for _, w := range chosen {
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		if !only.MatchString(w.Name) {
-			continue
 		}
 		r := runWorkload(ctx, w, stock, gd, rounds)
 		if ctx.Err() != nil {
