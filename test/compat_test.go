@@ -97,6 +97,11 @@ func TestCompatBackupTypeChange(t *testing.T) {
 				must(t, os.Symlink("target", filepath.Join(d.Data, "link")))
 				must(t, syscall.Mkfifo(filepath.Join(d.Data, "fifo"), 0o644))
 				must(t, os.WriteFile(filepath.Join(d.Data, "file"), []byte("old\n"), 0o644))
+				// The same mtime as the source's, so neither daemon's
+				// itemizing depends on the second the test ran in.
+				fi, err := os.Stat(filepath.Join(src, "file"))
+				must(t, err)
+				must(t, os.Chtimes(filepath.Join(d.Data, "file"), fi.ModTime(), fi.ModTime()))
 				res[i] = rsync(t, nil, append(append([]string{}, args...), src+"/", d.mURL(""))...)
 			}
 			sameItemized(t, "push", res[0], res[1])
