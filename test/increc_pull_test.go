@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,22 +14,6 @@ import (
 // Pulls with incremental recursion: the daemon is the sender and sends
 // one file list per directory while the client works. These tests compare
 // with stock rsyncd serving the same tree.
-
-var incSentRE = regexp.MustCompile(`incremental file lists sent.* lists=(\d+) entries=(\d+) max_held=(\d+)`)
-
-// incSentFigures returns the figures of the daemon's last incremental pull.
-func incSentFigures(t *testing.T, d *daemon) (lists, entries, maxHeld int) {
-	t.Helper()
-	m := incSentRE.FindAllStringSubmatch(d.Log(), -1)
-	if len(m) == 0 {
-		t.Fatalf("the daemon did not send incremental file lists:\n%.4000s", d.Log())
-	}
-	last := m[len(m)-1]
-	lists, _ = strconv.Atoi(last[1])
-	entries, _ = strconv.Atoi(last[2])
-	maxHeld, _ = strconv.Atoi(last[3])
-	return lists, entries, maxHeld
-}
 
 // pullBoth pulls the module into a destination per daemon with the same
 // options; the client's output must be the same, line for line and in

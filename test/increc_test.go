@@ -43,14 +43,30 @@ func deepTree(t *testing.T, dir string, fanout, depth int) int {
 	return n
 }
 
-var incDoneRE = regexp.MustCompile(`incremental file lists done.* lists=(\d+) entries=(\d+) max_held=(\d+)`)
+var (
+	incDoneRE = regexp.MustCompile(`incremental file lists done.* lists=(\d+) entries=(\d+) max_held=(\d+)`)
+	incSentRE = regexp.MustCompile(`incremental file lists sent.* lists=(\d+) entries=(\d+) max_held=(\d+)`)
+)
 
-// incFigures returns the figures of the daemon's last incremental session.
+// incFigures returns the figures of the daemon's last incremental push.
 func incFigures(t *testing.T, d *daemon) (lists, entries, maxHeld int) {
 	t.Helper()
-	m := incDoneRE.FindAllStringSubmatch(d.Log(), -1)
+	return incLogFigures(t, d, incDoneRE)
+}
+
+// incSentFigures returns the figures of the daemon's last incremental pull.
+func incSentFigures(t *testing.T, d *daemon) (lists, entries, maxHeld int) {
+	t.Helper()
+	return incLogFigures(t, d, incSentRE)
+}
+
+// incLogFigures reads lists, entries and max_held from the last line of
+// the daemon's log that re matches.
+func incLogFigures(t *testing.T, d *daemon, re *regexp.Regexp) (lists, entries, maxHeld int) {
+	t.Helper()
+	m := re.FindAllStringSubmatch(d.Log(), -1)
 	if len(m) == 0 {
-		t.Fatalf("the daemon did not use incremental recursion:\n%s", d.Log())
+		t.Fatalf("the daemon did not use incremental recursion:\n%.4000s", d.Log())
 	}
 	last := m[len(m)-1]
 	lists, _ = strconv.Atoi(last[1])

@@ -58,8 +58,8 @@ func TestSetGet(t *testing.T) {
 	}
 	want := Stat{Mode: 0o120777, UID: 7, GID: 8}
 	if err := Set(root, "f", want); err != nil {
-		if errors.Is(err, unix.ENOTSUP) {
-			t.Skip("no user xattrs here")
+		if errors.Is(err, unix.ENOTSUP) && os.Getenv("CI") != "true" {
+			t.Skip("no user xattrs on this file system (CI runs it on one that has them)")
 		}
 		t.Fatal(err)
 	}
