@@ -460,6 +460,7 @@ func TestPullRelative(t *testing.T) {
 // TestGokrazyClientPull pulls with gokrazy/rsync's pure-Go client, an
 // independent protocol-27 receiver.
 func TestGokrazyClientPull(t *testing.T) {
+	captureStdLog(t)
 	d := startDaemon(t, "", `
 modules:
   - name: open

@@ -118,8 +118,12 @@ func startSide(t *testing.T, who, bin, proxy string) *sideDaemon {
 	port := freePort(t)
 	d.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	r := strings.NewReplacer("{{DIR}}", d.dir, "{{PORT}}", strconv.Itoa(port), "{{PROXY}}", proxy)
+	// The modules' roots get one fixed old time, so both daemons' first
+	// push itemizes the root's time alike whichever second each was made.
+	old := time.Unix(1600000000, 0)
 	for _, sub := range []string{"backup", "dropbox", "hooks"} {
 		must(t, os.Mkdir(filepath.Join(d.dir, sub), 0o755))
+		must(t, os.Chtimes(filepath.Join(d.dir, sub), old, old))
 	}
 	must(t, os.WriteFile(filepath.Join(d.dir, "rsync.password"), []byte(testUser+":"+testPassword+"\n"), 0o600))
 	must(t, os.WriteFile(filepath.Join(d.dir, "client.password"), []byte(testPassword+"\n"), 0o600))
@@ -298,8 +302,10 @@ func TestSideBySide(t *testing.T) {
 	}
 	for _, st := range psteps {
 		runSideStep(t, st, ppair, locals)
+		if st.code != 5 {
+			compareSideTrees(t, st.name, filepath.Join(pstock.dir, "backup/proxied"), filepath.Join(pours.dir, "backup/proxied"), filepath.Join(src, "dir0"))
+		}
 	}
-	compareSideTrees(t, "PROXY pushes", filepath.Join(pstock.dir, "backup/proxied"), filepath.Join(pours.dir, "backup/proxied"), filepath.Join(src, "dir0"))
 	compareSideLogs(t, ppair)
 }
 
@@ -315,7 +321,7 @@ func runSideStep(t *testing.T, st sideStep, pair [2]*sideDaemon, locals [2]strin
 		}
 		res := runCmd(t, 2*time.Minute, rsyncBin(t), st.args(d, "rsync://"+addr, locals[i])...)
 		norm := strings.NewReplacer(addr, "HOST:PORT", d.dir, "DIR", locals[i], "LOCAL")
-		out[i] = sideOutcome{code: res.Code, stdout: norm.Replace(res.Stdout),
+		out[i] = sideOutcome{code: res.Code, stdout: deletionsFirst(norm.Replace(res.Stdout)),
 			stderr: sideStderr(norm.Replace(res.Stderr)),
 			hooks:  readSideHooks(t, d, st.hooks)}
 	}
@@ -444,7 +450,12 @@ func compareSideTrees(t *testing.T, step, stockDir, oursDir, src string) {
 		if ea.mode&fs.ModeSymlink == 0 && !ea.mtime.Equal(eb.mtime) && (src != "" || !ea.mode.IsDir()) {
 			msg := fmt.Sprintf("%s: mtime stock %v, rsyncd-go %v", p, ea.mtime, eb.mtime)
 			if ec, ok := c[p]; ok && ea.mode.IsDir() && ec.mtime.Equal(eb.mtime) {
-				t.Logf("%s: stock rsyncd's directory time is not the source's: %s", step, msg)
+				// Stock's receiver can set a directory's time before its
+				// last file lands there, on a loaded machine. Its tree is
+				// mended, or the next push itemizes a time change that
+				// rsyncd-go rightly does not.
+				t.Logf("%s: stock rsyncd's directory time is not the source's (mended): %s", step, msg)
+				must(t, os.Chtimes(filepath.Join(stockDir, p), ec.mtime, ec.mtime))
 			} else {
 				diffs = append(diffs, msg)
 			}
@@ -590,4 +601,21 @@ func sideLogLines(log string, stock bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// deletionsFirst moves the client's "*deleting" lines, in their order,
+// before its other lines, in theirs. The daemon's generator reports
+// deletions while the client's sender itemizes what it sends; how the two
+// interleave on the client's stdout depends on timing, with stock rsyncd
+// too.
+func deletionsFirst(out string) string {
+	var del, rest []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if strings.HasPrefix(l, "*deleting ") {
+			del = append(del, l)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	return strings.Join(del, "") + strings.Join(rest, "")
 }
