@@ -5,10 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 )
 
 // dirCache keeps the generator's current directory open, so the status of
@@ -22,9 +22,9 @@ type dirCache struct {
 	f    *os.File // nil when nothing is cached
 	fd   int      // f's descriptor
 
-	// lstat's reused memory: a NUL-terminated name, and a slab its
+	// Reused memory: names for the *at calls, and a slab lstat's
 	// results are carved from (one allocation per statSlab entries).
-	cname []byte
+	cname rootfs.NameBuf
 	slab  []stat
 }
 
@@ -62,15 +62,9 @@ func (c *dirCache) lstat(name string) (*stat, error) {
 	if _, err := c.dir(dir); err != nil {
 		return nil, err
 	}
-	if strings.IndexByte(base, 0) >= 0 {
-		return nil, &fs.PathError{Op: "lstat", Path: name, Err: unix.EINVAL}
-	}
-	c.cname = append(append(c.cname[:0], base...), 0)
 	var st unix.Stat_t
-	_, _, e := unix.Syscall6(sysFstatat, uintptr(c.fd), uintptr(unsafe.Pointer(&c.cname[0])),
-		uintptr(unsafe.Pointer(&st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
-	if e != 0 {
-		return nil, &fs.PathError{Op: "lstat", Path: name, Err: e}
+	if err := c.cname.Lstat(c.fd, base, &st); err != nil {
+		return nil, &fs.PathError{Op: "lstat", Path: name, Err: err}
 	}
 	if len(c.slab) == 0 {
 		c.slab = make([]stat, statSlab)
@@ -115,7 +109,7 @@ func (c *dirCache) createTemp(name string) (*os.File, error) {
 	if _, err := c.dir(dir); err != nil {
 		return nil, err
 	}
-	fd, err := unix.Openat(c.fd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	fd, err := c.cname.Open(c.fd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, &fs.PathError{Op: "openat", Path: name, Err: err}
 	}

@@ -204,6 +204,14 @@ func (t *transfer) localPath(f *flist.File) string {
 	if f.Name == "." {
 		return t.cfg.Dest
 	}
+	// A received name is clean (flist's cleanName), so with a clean
+	// destination joining is concatenating; this runs for every entry.
+	if d := t.cfg.Dest; f.Name[0] != '/' && d != "/" && path.Clean(d) == d {
+		if d == "." {
+			return f.Name
+		}
+		return d + "/" + f.Name
+	}
 	return path.Join(t.cfg.Dest, f.Name)
 }
 

@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"path"
 	"testing"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/chmod"
@@ -72,5 +73,22 @@ func TestWantModeChmod(t *testing.T) {
 				t.Errorf("wantMode = %o, want %o", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLocalPath: the concatenating fast path gives what path.Join gives for
+// every clean received name, whatever the destination looks like.
+func TestLocalPath(t *testing.T) {
+	for _, dest := range []string{".", "sub", "a/b", "/", "sub/", "./x", "a//b", "a/../b"} {
+		for _, name := range []string{"f", "d/f", "d/e/f", "/abs/f", "."} {
+			tr := &transfer{cfg: &Config{Dest: dest}}
+			want := path.Join(dest, name)
+			if name == "." {
+				want = dest
+			}
+			if got := tr.localPath(&flist.File{Name: name}); got != want {
+				t.Errorf("dest %q, name %q: %q, want %q", dest, name, got, want)
+			}
+		}
 	}
 }

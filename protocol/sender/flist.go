@@ -16,6 +16,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/safelink"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 )
@@ -56,6 +57,9 @@ type builder struct {
 	lastInc     *dirNode // --relative: the implied directory sent last
 	lastIncBase string   // its argument's directory
 	lastIncPath string   // its name
+
+	names rootfs.NameBuf // lstatAt's
+	st    fileInfo       // lstatAt's result
 }
 
 // say sends a message to the client as rsync's rprintf does from a server.
@@ -346,7 +350,7 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 			continue
 		}
 		cdisk := path.Join(disk, child)
-		st, err := lstatAt(d, child) // dirfd.go
+		st, err := b.lstatAt(d, child) // dirfd.go
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // vanished while listing

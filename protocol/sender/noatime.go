@@ -36,17 +36,10 @@ func openNoFollow(root *os.Root, name string, noatime bool) (*os.File, error) {
 	if base == "" {
 		base = "."
 	}
-	sc, err := d.SyscallConn()
+	var names rootfs.NameBuf
+	fd, err := openAt(&names, int(d.Fd()), base, true)
 	if err != nil {
-		return nil, err
-	}
-	fd := -1
-	var oerr error
-	if err := sc.Control(func(dfd uintptr) { fd, oerr = openAt(int(dfd), base, true) }); err != nil {
-		return nil, err
-	}
-	if oerr != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: oerr}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }
@@ -54,23 +47,27 @@ func openNoFollow(root *os.Root, name string, noatime bool) (*os.File, error) {
 // openAt opens base in directory dfd for reading without following a
 // final symlink; O_NOATIME, when asked for, needs the file's owner (or
 // CAP_FOWNER): where it is refused the file is opened without it.
-func openAt(dfd int, base string, noatime bool) (int, error) {
-	fd, err := unix.Openat(dfd, base, openFlags(noatime), 0)
+func openAt(names *rootfs.NameBuf, dfd int, base string, noatime bool) (int, error) {
+	fd, err := names.Open(dfd, base, openFlags(noatime), 0)
 	if noatime && errors.Is(err, unix.EPERM) {
-		fd, err = unix.Openat(dfd, base, openFlags(false), 0)
+		fd, err = names.Open(dfd, base, openFlags(false), 0)
 	}
 	return fd, err
 }
 
 // openFollow opens a file of the module for reading, following symlinks
 // inside the module (--copy-links), with O_NOATIME when noatime is set.
-func openFollow(root *os.Root, name string, noatime bool) (*os.File, error) {
-	if !noatime {
-		return root.Open(name)
+func openFollow(root *os.Root, name string, noatime bool) (srcFile, error) {
+	var f *os.File
+	var err error
+	if noatime {
+		f, err = root.OpenFile(name, os.O_RDONLY|unix.O_NOATIME, 0)
 	}
-	f, err := root.OpenFile(name, os.O_RDONLY|unix.O_NOATIME, 0)
-	if errors.Is(err, unix.EPERM) {
+	if !noatime || errors.Is(err, unix.EPERM) {
 		f, err = root.Open(name)
 	}
-	return f, err
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil srcFile
+	}
+	return f, nil
 }

@@ -106,6 +106,9 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 	if len(args) == 0 {
 		args = []string{"."}
 	}
+	// Output goes out when it fills a buffer or when the client must be
+	// waited for, not once per request.
+	r.FlushBeforeRead(w)
 
 	start := time.Now()
 	b := &builder{cfg: cfg, w: w, inc: cfg.Flist.IncRecurse}
@@ -284,9 +287,6 @@ func (s *session) readRequest() (request, error) {
 	var q request
 	proto := s.cfg.Protocol
 	for {
-		if err := s.w.Flush(); err != nil {
-			return q, rerr.Wrap(rerr.SocketIO, err)
-		}
 		ndx, err := s.r.ReadNdx(&s.in)
 		if err != nil {
 			return q, streamErr(err)
@@ -483,8 +483,7 @@ func (s *session) sendFile(q request) error {
 	if entry == nil {
 		return rerr.New(rerr.Protocol, "received request to transfer non-regular file: %d [sender]", q.ndx)
 	}
-	name := entry.Name
-	var f *os.File
+	var f srcFile
 	var err error
 	if cfg.CopyLinks || cfg.CopyUnsafeLinks {
 		f, err = openFollow(cfg.Root, disk, cfg.OpenNoatime) // the entry may be a followed link
@@ -546,7 +545,6 @@ func (s *session) sendFile(q request) error {
 		return rerr.Wrap(rerr.SocketIO, err)
 	}
 	s.transferred++
-	cfg.Log.Debug("sent", "file", name, "size", fi.Size())
 	if cfg.OnFile != nil {
 		cfg.OnFile(xferlog.Event{Op: xferlog.Send, File: entry, Path: disk, Iflags: int(q.iflags),
 			Read: s.r.Count() - read0, Written: s.w.Count() - written0, Sum: s.sumBuf})

@@ -17,6 +17,7 @@ const MaxMsgLen = 64 * 1024
 // MSG_DATA frames and hands every other frame to OnMessage.
 type Reader struct {
 	br    *bufio.Reader
+	src   source
 	mux   bool
 	avail int // payload bytes left in the current MSG_DATA frame
 
@@ -33,7 +34,32 @@ type Reader struct {
 
 // NewReader reads from r through a buffer of its own.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64*1024)}
+	rd := &Reader{src: source{r: r}}
+	rd.br = bufio.NewReaderSize(&rd.src, 64*1024)
+	return rd
+}
+
+// FlushBeforeRead makes the reader flush w whenever its buffer is empty and
+// it must read the connection, as rsync's perform_io writes what it holds
+// while it waits for input. A side answering many queued requests (a
+// sender pulled from, each small file one request) then writes full
+// buffers, not one segment per request, and the peer never waits for
+// output that sits here while this side waits for it.
+func (r *Reader) FlushBeforeRead(w *Writer) { r.src.flush = w }
+
+// source is the reader's connection; the buffer reads it only when empty.
+type source struct {
+	r     io.Reader
+	flush *Writer
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if s.flush != nil {
+		if err := s.flush.Flush(); err != nil {
+			return 0, fmt.Errorf("flushing output before reading: %w", err)
+		}
+	}
+	return s.r.Read(p)
 }
 
 // StartMultiplex switches the reader to multiplexed input.

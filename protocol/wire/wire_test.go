@@ -222,3 +222,49 @@ func TestSmallReadsDoNotAllocate(t *testing.T) {
 		t.Errorf("ReadInt32 allocates %v times per call", allocs)
 	}
 }
+
+// readsLog is a connection that records, at each read, how many bytes the
+// writer had put out by then.
+type readsLog struct {
+	in   io.Reader
+	out  *bytes.Buffer
+	seen []int
+}
+
+func (c *readsLog) Read(p []byte) (int, error) {
+	c.seen = append(c.seen, c.out.Len())
+	return c.in.Read(p)
+}
+
+// TestFlushBeforeRead: output pending when the reader must read the
+// connection goes out first; while input is buffered, output waits.
+func TestFlushBeforeRead(t *testing.T) {
+	var out bytes.Buffer
+	conn := &readsLog{in: bytes.NewReader([]byte{1, 2, 3}), out: &out}
+	r, w := NewReader(conn), NewWriter(&out)
+	r.FlushBeforeRead(w)
+	for i, want := range []struct {
+		write    []byte
+		outAfter int // bytes written out after the ReadByte
+		reads    int // connection reads so far
+	}{
+		{[]byte("ab"), 2, 1}, // empty buffer: flushed, then read
+		{[]byte("cd"), 2, 1}, // input buffered: no flush, no read
+		{[]byte("ef"), 2, 1}, // still buffered
+		{[]byte("gh"), 8, 2}, // input gone: flushed before the read that meets EOF
+	} {
+		if _, err := w.Write(want.write); err != nil {
+			t.Fatal(err)
+		}
+		_, err := r.ReadByte()
+		if i < 3 && err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if i == 3 && err != io.EOF {
+			t.Fatalf("read %d: %v, want EOF", i, err)
+		}
+		if out.Len() != want.outAfter || len(conn.seen) != want.reads {
+			t.Errorf("after read %d: %d bytes out, %d connection reads; want %d, %d", i, out.Len(), len(conn.seen), want.outAfter, want.reads)
+		}
+	}
+}

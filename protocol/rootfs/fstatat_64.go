@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || mips64 || mips64le || ppc64 || ppc64le || s390x)
 
-package receiver
+package rootfs
 
 import "golang.org/x/sys/unix"
 
