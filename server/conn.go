@@ -60,15 +60,19 @@ type conn struct {
 // is cut off after d (the "timeout" setting, or the handshake bound).
 type deadlineConn struct {
 	net.Conn
-	d  time.Duration
-	bw *bwLimiter // --bwlimit pacing of writes, nil for none
+	d     time.Duration
+	bw    *bwLimiter // --bwlimit pacing of writes, nil for none
+	quick quickAck   // tune.go
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
 	if c.d > 0 {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
 	}
-	return c.Conn.Read(p)
+	c.quick.before()
+	n, err := c.Conn.Read(p)
+	c.quick.after(n)
+	return n, err
 }
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
@@ -126,7 +130,7 @@ func (s *conn) serve(ctx context.Context) {
 		}
 	}()
 	s.tuneConn() // "socket options"
-	dc := &deadlineConn{Conn: s.c}
+	dc := &deadlineConn{Conn: s.c, quick: newQuickAck(s.c)}
 	s.r = wire.NewReader(prefixed(early, dc))
 	s.w = wire.NewWriter(dc)
 	s.id = nextSessionID()

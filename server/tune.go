@@ -86,3 +86,41 @@ func (s *conn) tuneConn() {
 		s.log.Warn("socket options", "err", err)
 	}
 }
+
+// quickAck acknowledges a TCP peer's segments at once while the session
+// exchanges short messages. rsync's client writes some of them in pieces
+// (the daemon arguments one by one, the checksum list after its length),
+// and with Nagle's algorithm each later piece waits for the ACK of the
+// first, which a Linux receiver in interactive mode delays by some 40 ms:
+// twice per connection before any file moves. TCP_QUICKACK does not stick,
+// so it is set again before each read that follows a short one; bulk reads
+// (a full buffer) skip it.
+type quickAck struct {
+	rc    syscall.RawConn // nil: not TCP, nothing to do
+	short bool            // the last read was short
+}
+
+func newQuickAck(c net.Conn) quickAck {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return quickAck{}
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return quickAck{}
+	}
+	return quickAck{rc: rc, short: true}
+}
+
+// before runs before a read of the connection.
+func (q *quickAck) before() {
+	if q.rc == nil || !q.short {
+		return
+	}
+	_ = q.rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
+	})
+}
+
+// after notes what a read returned.
+func (q *quickAck) after(n int) { q.short = n < 4096 }

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"net"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestQuickAck: before a read that follows a short one, the connection is
+// put in quick-ACK mode (so a client's Nagle-held piece is not left
+// waiting for a delayed ACK); after a full-buffer read it is left alone;
+// a connection that is not TCP is left alone.
+func TestQuickAck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	q := newQuickAck(c)
+	if q.rc == nil {
+		t.Fatal("no raw connection for a TCP connection")
+	}
+	state := func() int {
+		var v int
+		var gerr error
+		if err := q.rc.Control(func(fd uintptr) {
+			v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		return v
+	}
+	clear := func() {
+		if err := q.rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		lastRead int
+		want     int
+	}{
+		{lastRead: 12, want: 1},    // a handshake line: ACK at once
+		{lastRead: 65536, want: 0}, // bulk data: the kernel decides
+		{lastRead: 0, want: 1},
+	} {
+		clear()
+		q.after(tt.lastRead)
+		q.before()
+		if got := state(); got != tt.want {
+			t.Errorf("after a read of %d bytes: TCP_QUICKACK %d, want %d", tt.lastRead, got, tt.want)
+		}
+	}
+
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if p := newQuickAck(a); p.rc != nil {
+		t.Error("a pipe got a TCP raw connection")
+	}
+}
