@@ -234,16 +234,7 @@ type errWriter struct{}
 func (errWriter) Write([]byte) (int, error) { return 0, errors.New("broken") }
 
 func TestSetSocketOptions(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := loopbackPair(t)
 	opts, err := modules.ParseSocketOptions("TCP_NODELAY=0 SO_KEEPALIVE SO_RCVBUF=65536 IPTOS_LOWDELAY")
 	if err != nil {
 		t.Fatal(err)

@@ -12,22 +12,7 @@ import (
 // waiting for a delayed ACK); after a full-buffer read it is left alone;
 // a connection that is not TCP is left alone.
 func TestQuickAck(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-
+	_, c := loopbackPair(t)
 	q := newQuickAck(c)
 	if q.rc == nil {
 		t.Fatal("no raw connection for a TCP connection")
@@ -74,4 +59,26 @@ func TestQuickAck(t *testing.T) {
 	if p := newQuickAck(a); p.rc != nil {
 		t.Error("a pipe got a TCP raw connection")
 	}
+}
+
+// loopbackPair returns the two ends of a TCP connection on 127.0.0.1,
+// closed when the test ends.
+func loopbackPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
 }
