@@ -339,6 +339,9 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 		b.say(wire.MsgErrorXfer, "rsync: [sender] readdir(%s): %v\n", b.fullName("", disk), err)
 	}
 	start := len(b.files)
+	// Most often the directory's name in the list is its clean path on
+	// disk too; then an entry's disk path is its name, not a second string.
+	sameDisk := name == disk && path.Clean(name) == name
 	for _, child := range ents {
 		cname := child
 		if name != "." {
@@ -349,7 +352,10 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 			b.say(wire.MsgErrorXfer, "skipping overly long name: %s\n", cname)
 			continue
 		}
-		cdisk := path.Join(disk, child)
+		cdisk := cname
+		if !sameDisk {
+			cdisk = path.Join(disk, child)
+		}
 		st, err := b.lstatAt(d, child) // dirfd.go
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
