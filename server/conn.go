@@ -139,6 +139,8 @@ func (s *conn) serve(ctx context.Context) {
 	// any module is chosen.
 	connHost := s.connectHost(ctx)
 	s.log.Info("connect", rsyncdlog.Line(fmt.Sprintf("connect from %s (%s)", connHost, addr)))
+	// After everything the session did, temp files removed included.
+	defer s.log.Debug("disconnect")
 
 	if err := s.printf("@RSYNCD: %d.0 %s\n", ProtocolVersion, strings.Join(auth.DaemonDigests(), " ")); err != nil {
 		return
