@@ -271,7 +271,7 @@ func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Confi
 		events: make(chan event, 64),
 		quit:   make(chan struct{}),
 		temps:  map[string]struct{}{},
-		dirc:   dirCache{root: cfg.Root},
+		dirc:   newDirCache(cfg.Root),
 	}
 	t.genNdx.Protocol = cfg.Protocol
 	t.recvNdx.Protocol = cfg.Protocol

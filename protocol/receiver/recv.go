@@ -77,7 +77,7 @@ func (t *transfer) receive() error {
 		maxPhase = 2
 	}
 	dec := token.NewDecoder(t.in, cfg.Compression, proto)
-	r := &fileReceiver{t: t, dec: dec, dirs: dirCache{root: cfg.Root}}
+	r := &fileReceiver{t: t, dec: dec, dirs: newDirCache(cfg.Root)}
 	defer r.dirs.drop()
 	for {
 		ndx, err := t.in.ReadNdx(&t.recvNdx)

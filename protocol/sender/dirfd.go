@@ -129,11 +129,10 @@ func (f *fdFile) Close() error {
 	return nil
 }
 
-// dirCache keeps the directory of the last file the sender opened.
+// dirCache keeps the directory of the last file the sender opened (and
+// those on the way to it: rootfs.Dirs).
 type dirCache struct {
-	root  *os.Root
-	dir   string // the directory's part of the last name, as path.Split gives it
-	f     *os.File
+	dirs  rootfs.Dirs
 	names rootfs.NameBuf
 	file  fdFile // the one file open at a time
 }
@@ -144,21 +143,17 @@ type dirCache struct {
 func (c *dirCache) open(name string, noatime bool) (srcFile, error) {
 	dir, base := path.Split(name)
 	if base == "" || base == "." || base == ".." {
-		f, err := openNoFollow(c.root, name, noatime)
+		f, err := openNoFollow(c.dirs.Root, name, noatime)
 		if err != nil {
 			return nil, err // not a nil *os.File in a non-nil srcFile
 		}
 		return f, nil
 	}
-	if c.f == nil || c.dir != dir {
-		c.close()
-		f, err := c.root.Open(path.Clean("./" + dir))
-		if err != nil {
-			return nil, err
-		}
-		c.dir, c.f = dir, f
+	_, dfd, err := c.dirs.Dir(dir)
+	if err != nil {
+		return nil, err
 	}
-	fd, err := openAt(&c.names, int(c.f.Fd()), base, noatime)
+	fd, err := openAt(&c.names, dfd, base, noatime)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -167,8 +162,5 @@ func (c *dirCache) open(name string, noatime bool) (srcFile, error) {
 }
 
 func (c *dirCache) close() {
-	if c.f != nil {
-		c.f.Close()
-		c.f = nil
-	}
+	c.dirs.Close()
 }

@@ -3,6 +3,7 @@ package sender
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os/user"
 	"path"
@@ -60,6 +61,7 @@ type builder struct {
 
 	names rootfs.NameBuf // lstatAt's
 	st    fileInfo       // lstatAt's result
+	dirs  rootfs.Dirs    // the directories walk lists
 }
 
 // say sends a message to the client as rsync's rprintf does from a server.
@@ -327,13 +329,16 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 			return nil
 		}
 	}
-	d, err := b.cfg.Root.Open(disk)
+	d, _, err := b.dirs.Dir(disk)
 	if err != nil {
 		b.ioError |= ioErrGeneral
 		b.say(wire.MsgErrorXfer, "rsync: [sender] opendir %s failed: %s (%d)\n", b.fullName("", disk), errnoText(errnoOf(err)), int(errnoOf(err)))
 		return nil
 	}
-	ents, err := d.Readdirnames(-1)
+	var ents []string
+	if _, err = d.Seek(0, io.SeekStart); err == nil { // the cache may hold it listed
+		ents, err = d.Readdirnames(-1)
+	}
 	if err != nil {
 		b.ioError |= ioErrGeneral
 		b.say(wire.MsgErrorXfer, "rsync: [sender] readdir(%s): %v\n", b.fullName("", disk), err)
@@ -372,7 +377,6 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 			b.noteDir(cname, cdisk, b.walkBase, b.walkLevel, b.argFilt)
 		}
 	}
-	d.Close()
 	if !b.cfg.Recursive || b.inc {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rsyncd-go/rsyncd-go/protocol/filter"
 	"github.com/rsyncd-go/rsyncd-go/protocol/flist"
 	"github.com/rsyncd-go/rsyncd-go/protocol/rerr"
+	"github.com/rsyncd-go/rsyncd-go/protocol/rootfs"
 	"github.com/rsyncd-go/rsyncd-go/protocol/token"
 	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 	"github.com/rsyncd-go/rsyncd-go/protocol/xferlog"
@@ -111,7 +112,8 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 	r.FlushBeforeRead(w)
 
 	start := time.Now()
-	b := &builder{cfg: cfg, w: w, inc: cfg.Flist.IncRecurse}
+	b := &builder{cfg: cfg, w: w, inc: cfg.Flist.IncRecurse, dirs: rootfs.Dirs{Root: cfg.Root}}
+	defer b.dirs.Close()
 	if b.inc && (proto < 30 || !cfg.Recursive) {
 		return st, rerr.New(rerr.Protocol, "incremental recursion needs protocol 30 and --recursive")
 	}
@@ -138,7 +140,7 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 		out:     wire.NdxCodec{Protocol: proto},
 		enc:     token.NewEncoder(w, cfg.Compression, cfg.CompressLevel, proto),
 		ioError: b.ioError,
-		dirs:    dirCache{root: cfg.Root},
+		dirs:    dirCache{dirs: rootfs.Dirs{Root: cfg.Root}},
 	}
 	defer s.dirs.close()
 	fo := cfg.Flist
