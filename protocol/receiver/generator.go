@@ -204,15 +204,24 @@ func (t *transfer) localPath(f *flist.File) string {
 	if f.Name == "." {
 		return t.cfg.Dest
 	}
-	// A received name is clean (flist's cleanName), so with a clean
-	// destination joining is concatenating; this runs for every entry.
-	if d := t.cfg.Dest; f.Name[0] != '/' && d != "/" && path.Clean(d) == d {
-		if d == "." {
-			return f.Name
-		}
-		return d + "/" + f.Name
+	if t.destConcat && f.Name[0] != '/' {
+		return t.destPrefix + f.Name
 	}
 	return path.Join(t.cfg.Dest, f.Name)
+}
+
+// destJoin tells how localPath joins names to dest: a received name is
+// clean (flist's cleanName), so with a clean destination joining is
+// concatenating prefix, which runs for every entry without path.Join's
+// scan and copies.
+func destJoin(dest string) (prefix string, concat bool) {
+	switch {
+	case dest == ".":
+		return "", true
+	case dest == "/" || path.Clean(dest) != dest:
+		return "", false
+	}
+	return dest + "/", true
 }
 
 // prepareDest makes sure the destination directory exists, or decides that a

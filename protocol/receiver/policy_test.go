@@ -81,7 +81,7 @@ func TestWantModeChmod(t *testing.T) {
 func TestLocalPath(t *testing.T) {
 	for _, dest := range []string{".", "sub", "a/b", "/", "sub/", "./x", "a//b", "a/../b"} {
 		for _, name := range []string{"f", "d/f", "d/e/f", "/abs/f", "."} {
-			tr := &transfer{cfg: &Config{Dest: dest}}
+			tr := newTransfer(nil, nil, &flist.List{}, &Config{Dest: dest})
 			want := path.Join(dest, name)
 			if name == "." {
 				want = dest

@@ -259,6 +259,9 @@ type transfer struct {
 	requested int              // transfers the generator asked for
 	// destCreated: prepareDest made the destination directory.
 	destCreated bool
+	// localPath's way of joining names to cfg.Dest (destJoin).
+	destPrefix string
+	destConcat bool
 }
 
 func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Config) *transfer {
@@ -275,6 +278,7 @@ func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Confi
 	}
 	t.genNdx.Protocol = cfg.Protocol
 	t.recvNdx.Protocol = cfg.Protocol
+	t.destPrefix, t.destConcat = destJoin(cfg.Dest)
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}

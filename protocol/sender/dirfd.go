@@ -3,7 +3,6 @@ package sender
 import (
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"syscall"
 	"time"
@@ -21,14 +20,14 @@ import (
 // path again (an open, a stat and a close per component), and a directory
 // opened through os.Root makes ReadDir stat every entry as well.
 
-// lstatAt returns the status of base, a name in the open directory d,
+// lstatAt returns the status of base, a name in the open directory dfd,
 // without following a final symlink. The result lives in b and is valid
 // until the next call: the walk stats every entry of the tree, and uses
 // each status only until it stats the next.
-func (b *builder) lstatAt(d *os.File, base string) (*fileInfo, error) {
+func (b *builder) lstatAt(dfd int, base string) (*fileInfo, error) {
 	b.st = fileInfo{name: base}
 	// syscall.Stat_t and unix.Stat_t are the same kernel struct.
-	if err := b.names.Lstat(int(d.Fd()), base, (*unix.Stat_t)(unsafe.Pointer(&b.st.sys))); err != nil {
+	if err := b.names.Lstat(dfd, base, (*unix.Stat_t)(unsafe.Pointer(&b.st.sys))); err != nil {
 		return nil, &fs.PathError{Op: "lstat", Path: base, Err: err}
 	}
 	return &b.st, nil

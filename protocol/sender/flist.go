@@ -329,7 +329,7 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 			return nil
 		}
 	}
-	d, _, err := b.dirs.Dir(disk)
+	d, dfd, err := b.dirs.Dir(disk)
 	if err != nil {
 		b.ioError |= ioErrGeneral
 		b.say(wire.MsgErrorXfer, "rsync: [sender] opendir %s failed: %s (%d)\n", b.fullName("", disk), errnoText(errnoOf(err)), int(errnoOf(err)))
@@ -361,7 +361,7 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 		if !sameDisk {
 			cdisk = path.Join(disk, child)
 		}
-		st, err := b.lstatAt(d, child) // dirfd.go
+		st, err := b.lstatAt(dfd, child) // dirfd.go
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // vanished while listing
