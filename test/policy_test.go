@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The module policies on the data path (incoming/outgoing chmod, munge
@@ -251,6 +253,12 @@ func TestPolicySafeLinks(t *testing.T) {
 				// is not kept.
 				must(t, os.Symlink("../../somewhere", filepath.Join(d.Data, "ln-safe")))
 				must(t, os.Symlink("f0", filepath.Join(d.Data, "ln-dangling-safe")))
+				// One fixed time in both modules: made a second apart,
+				// they would itemize and compare differently.
+				old := unix.NsecToTimespec(time.Unix(1600000000, 0).UnixNano())
+				for _, n := range []string{"ln-abs", "ln-safe", "ln-dangling-safe"} {
+					must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(d.Data, n), []unix.Timespec{old, old}, unix.AT_SYMLINK_NOFOLLOW))
+				}
 			}
 			args := append(append([]string{}, tc.args...), src+"/", "{{URL}}/")
 			want, got := twoRuns(t, stock, ours, args...)

@@ -75,21 +75,12 @@ func (t *transfer) skipUnsafeBackup(name string) bool {
 
 // itemizeReplaced reports a symlink, device or special file that is
 // created anew, as rsync's generator does once the new entry is in place:
-// a change of its value ('c') and, where an entry of the same type stood,
-// nothing else, its attributes being set to the sender's.
+// a change of its value ('c'), and where an entry of the same type stood,
+// what differed between it and the sender's entry (its time, owner,
+// group), as rsync's itemize compares with the stat taken before.
 func (t *transfer) itemizeReplaced(ndx int32, f *flist.File, st *stat, exists bool) error {
-	iflags := itemLocalChange | itemReportChange
-	if !exists || st.mode&sIFMT != f.Mode&sIFMT {
-		return t.itemize(ndx, f, st, false, iflags)
-	}
-	t.logItem(f, iflags)
-	if t.cfg.Protocol < 29 {
-		return nil
-	}
-	if err := t.writeNdx(ndx); err != nil {
-		return err
-	}
-	return t.out.WriteUint16(uint16(iflags))
+	same := exists && st.mode&sIFMT == f.Mode&sIFMT
+	return t.itemize(ndx, f, st, same, itemLocalChange|itemReportChange)
 }
 
 // hiddenUnreadable reports whether "ignore nonreadable" hides the entry at
