@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rsyncd-go/rsyncd-go/auth"
 	"github.com/rsyncd-go/rsyncd-go/modules"
 	"github.com/rsyncd-go/rsyncd-go/protocol"
@@ -63,6 +65,15 @@ type deadlineConn struct {
 	d     time.Duration
 	bw    *bwLimiter // --bwlimit pacing of writes, nil for none
 	quick quickAck   // tune.go
+	raw   syscall.RawConn
+}
+
+func newDeadlineConn(c net.Conn) *deadlineConn {
+	dc := &deadlineConn{Conn: c, quick: newQuickAck(c)}
+	if sc, ok := c.(syscall.Conn); ok {
+		dc.raw, _ = sc.SyscallConn()
+	}
+	return dc
 }
 
 func (c *deadlineConn) Read(p []byte) (int, error) {
@@ -73,6 +84,33 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.quick.after(n)
 	return n, err
+}
+
+// ReadNow reads what has arrived without waiting (wire.NowReader), so the
+// engine can work ahead while the client is quiet. On a connection that
+// is not a descriptor it reports nothing arrived, and the engine works
+// ahead as far as it may before it waits.
+func (c *deadlineConn) ReadNow(p []byte) (int, error) {
+	if c.raw == nil || len(p) == 0 {
+		return 0, nil
+	}
+	var n int
+	var err error
+	// Control, not Read: the descriptor is non-blocking, and a passed
+	// read deadline is for waiting, which this does not do.
+	cerr := c.raw.Control(func(fd uintptr) { n, err = unix.Read(int(fd), p) })
+	switch {
+	case cerr != nil:
+		return 0, cerr
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return 0, nil
+	case err != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+	case n == 0:
+		return 0, io.EOF
+	}
+	c.quick.after(n)
+	return n, nil
 }
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
@@ -130,7 +168,7 @@ func (s *conn) serve(ctx context.Context) {
 		}
 	}()
 	s.tuneConn() // "socket options"
-	dc := &deadlineConn{Conn: s.c, quick: newQuickAck(s.c)}
+	dc := newDeadlineConn(s.c)
 	s.r = wire.NewReader(prefixed(early, dc))
 	s.w = wire.NewWriter(dc)
 	s.id = nextSessionID()

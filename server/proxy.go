@@ -3,10 +3,10 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"net/netip"
 
 	"github.com/rsyncd-go/rsyncd-go/modules"
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
 	"github.com/rsyncd-go/rsyncd-go/proxyproto"
 )
 
@@ -47,9 +47,30 @@ func (s *conn) readProxyHeader() ([]byte, bool) {
 }
 
 // prefixed reads rest, then r.
-func prefixed(rest []byte, r io.Reader) io.Reader {
+func prefixed(rest []byte, r wire.NowReader) wire.NowReader {
 	if len(rest) == 0 {
 		return r
 	}
-	return io.MultiReader(bytes.NewReader(rest), r)
+	return &prefixReader{rest: rest, r: r}
+}
+
+type prefixReader struct {
+	rest []byte
+	r    wire.NowReader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.rest) == 0 {
+		return p.r.Read(b)
+	}
+	n := copy(b, p.rest)
+	p.rest = p.rest[n:]
+	return n, nil
+}
+
+func (p *prefixReader) ReadNow(b []byte) (int, error) {
+	if len(p.rest) == 0 {
+		return p.r.ReadNow(b)
+	}
+	return p.Read(b)
 }

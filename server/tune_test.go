@@ -1,8 +1,10 @@
 package server
 
 import (
+	"io"
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,4 +83,63 @@ func loopbackPair(t *testing.T) (client, server net.Conn) {
 	}
 	t.Cleanup(func() { server.Close() })
 	return client, server
+}
+
+// TestReadNow: the session's connection says, without waiting, what has
+// arrived (nothing, then the bytes, then the end), even past its read
+// deadline; bytes read with a PROXY header come first.
+func TestReadNow(t *testing.T) {
+	client, srv := loopbackPair(t)
+	dc := newDeadlineConn(srv)
+	r := prefixed([]byte("early"), dc)
+	buf := make([]byte, 16)
+	read := func() string {
+		t.Helper()
+		n, err := r.ReadNow(buf)
+		if err != nil {
+			t.Fatalf("ReadNow: %v", err)
+		}
+		return string(buf[:n])
+	}
+	if got := read(); got != "early" {
+		t.Errorf("first ReadNow %q, want the bytes read with the header", got)
+	}
+	if got := read(); got != "" {
+		t.Errorf("ReadNow before the client wrote: %q, want nothing", got)
+	}
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	got := ""
+	for got == "" && time.Now().Before(deadline) {
+		got = read()
+	}
+	if got != "hello" {
+		t.Errorf("ReadNow after the client wrote: %q, want %q", got, "hello")
+	}
+	// A passed read deadline bounds waiting, not looking.
+	if err := srv.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "" {
+		t.Errorf("ReadNow past the deadline: %q, want nothing", got)
+	}
+	client.Close()
+	var err error
+	for err == nil && time.Now().Before(deadline) {
+		_, err = r.ReadNow(buf)
+	}
+	if err != io.EOF {
+		t.Errorf("ReadNow after the client closed: %v, want EOF", err)
+	}
+
+	// A connection that is not a descriptor never reports input.
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go b.Write([]byte("x"))
+	if n, err := newDeadlineConn(a).ReadNow(buf); n != 0 || err != nil {
+		t.Errorf("ReadNow on a pipe: %d, %v; want 0, nil", n, err)
+	}
 }

@@ -20,10 +20,27 @@ import (
 // while the client works. A list is dropped when the client says it is
 // done with it (NDX_DONE), so memory follows the lists in flight.
 
-// Lookahead bounds (rsync.h MIN_FILECNT_LOOKAHEAD): before reading the
-// next request the sender makes sure this many entries are queued beyond
-// the list the client is working on.
-const minLookahead = 1000
+// Lookahead bounds (rsync.h MIN_ and MAX_FILECNT_LOOKAHEAD): before
+// reading the next request the sender makes sure minLookahead entries are
+// queued beyond the list the client is working on, and while the client
+// has no request for it, it sends more, up to maxLookahead. A client
+// whose generator waits for lists would otherwise wait once per directory,
+// and each wait costs both sides a sleep and a wake-up.
+const (
+	minLookahead = 1000
+	maxLookahead = 10000
+)
+
+// lookahead is the sender's work while it waits for a request (the
+// extra_flist_sending of rsync's perform_io): one more list at a time.
+type lookahead struct{ s *session }
+
+func (l lookahead) Pending() bool {
+	in := l.s.inc
+	return !in.eof && in.total-in.old < maxLookahead
+}
+
+func (l lookahead) Work() error { return l.s.sendExtra(-1) }
 
 // Negative indexes of incremental recursion (rsync.h NDX_*).
 const (
@@ -94,19 +111,20 @@ func (a *argFilter) setLevel(b *builder, level int, rel string) {
 
 // incSender holds the lists in flight and the directories to come.
 type incSender struct {
-	enc     *flist.Encoder
-	lists   []*sentList // oldest first
-	cur     int         // the list the client's last request named
-	next    int32       // NdxStart of the next list
-	dirs    int32       // directories numbered so far
-	stack   [][]dirNode // the frontier: remaining siblings per depth
-	eof     bool        // NDX_FLIST_EOF went out
-	total   int         // entries in the lists in flight (file_total)
-	old     int         // entries up to the current list (file_old_total)
-	nLists  int
-	entries int
-	maxHeld int
-	size    int64 // non-directories' sizes, for the stats
+	enc      *flist.Encoder
+	lists    []*sentList // oldest first
+	cur      int         // the list the client's last request named
+	next     int32       // NdxStart of the next list
+	dirs     int32       // directories numbered so far
+	stack    [][]dirNode // the frontier: remaining siblings per depth
+	eof      bool        // NDX_FLIST_EOF went out
+	total    int         // entries in the lists in flight (file_total)
+	old      int         // entries up to the current list (file_old_total)
+	nLists   int
+	entries  int
+	maxHeld  int
+	maxAhead int   // most entries beyond the client's current list
+	size     int64 // non-directories' sizes, for the stats
 }
 
 // add takes a sorted list into flight and pushes its directories onto
@@ -119,6 +137,7 @@ func (in *incSender) add(sl *sentList, infos []*dirNode, protocol int) {
 	in.entries += n
 	in.nLists++
 	in.maxHeld = max(in.maxHeld, in.total)
+	in.maxAhead = max(in.maxAhead, in.total-in.old)
 	in.next = sl.list.NdxStart + int32(n) + 1
 	var kids []dirNode
 	var prev *flist.File
@@ -292,7 +311,7 @@ func (s *session) sendExtra(atLeast int) error {
 // flistEOF tells the client that no list follows.
 func (s *session) flistEOF() error {
 	s.inc.eof = true
-	s.cfg.Log.Debug("incremental file lists sent", "lists", s.inc.nLists, "entries", s.inc.entries, "max_held", s.inc.maxHeld)
+	s.cfg.Log.Debug("incremental file lists sent", "lists", s.inc.nLists, "entries", s.inc.entries, "max_held", s.inc.maxHeld, "max_ahead", s.inc.maxAhead)
 	if err := s.w.WriteNdx(&s.out, ndxFlistEOF); err != nil {
 		return rerr.Wrap(rerr.SocketIO, err)
 	}

@@ -411,8 +411,10 @@ func (s *session) sendFiles(ctx context.Context) error {
 			if err := s.sendExtra(minLookahead); err != nil {
 				return err
 			}
+			s.r.WhileWaiting(lookahead{s})
 		}
 		q, err := s.readRequest()
+		s.r.WhileWaiting(nil)
 		if err != nil {
 			return err
 		}

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/rsyncd-go/rsyncd-go/protocol/checksum"
@@ -259,4 +263,74 @@ func FuzzIncSession(f *testing.F) {
 		}
 		_, _ = Run(context.Background(), wire.NewReader(bytes.NewReader(in)), wire.NewWriter(io.Discard), args, cfg)
 	})
+}
+
+// quietConn holds a client's whole input: with arrived false, ReadNow
+// reports that nothing has arrived (a client that is quiet whenever the
+// sender could work ahead), with arrived true it returns the input.
+type quietConn struct {
+	*bytes.Reader
+	arrived bool
+}
+
+func (c *quietConn) ReadNow(p []byte) (int, error) {
+	if !c.arrived {
+		return 0, nil
+	}
+	return c.Read(p)
+}
+
+// TestLookahead: while the client is quiet the sender sends lists ahead
+// up to maxLookahead entries, no further; while requests are waiting it
+// keeps minLookahead ahead only.
+func TestLookahead(t *testing.T) {
+	const dirs, per = 120, 100
+	dir := t.TempDir()
+	for d := range dirs {
+		sub := filepath.Join(dir, fmt.Sprintf("d%03d", d))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range per {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%03d", f)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	// One NDX_DONE per list (the first, then one per directory), then
+	// the phases.
+	var steps [][2]int32
+	for range dirs + 1 + 4 {
+		steps = append(steps, [2]int32{ndxDone})
+	}
+	in := incInput(steps...)
+	heldRE := regexp.MustCompile(`incremental file lists sent.* max_held=(\d+)`)
+	for _, c := range []struct {
+		arrived  bool
+		min, max int
+	}{
+		{false, maxLookahead, maxLookahead + 2*per + 1},
+		{true, minLookahead, minLookahead + 2*per + 1},
+	} {
+		var log bytes.Buffer
+		cfg := incConfig(root, 31)
+		cfg.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		conn := &quietConn{Reader: bytes.NewReader(in), arrived: c.arrived}
+		if _, err := Run(context.Background(), wire.NewReader(conn), wire.NewWriter(io.Discard), nil, cfg); err != nil {
+			t.Fatalf("arrived=%v: Run: %v", c.arrived, err)
+		}
+		m := heldRE.FindStringSubmatch(log.String())
+		if m == nil {
+			t.Fatalf("arrived=%v: no lists-sent line in the log:\n%s", c.arrived, log.String())
+		}
+		held, _ := strconv.Atoi(m[1])
+		if held < c.min || held > c.max {
+			t.Errorf("input arrived=%v: the sender held %d entries at most, want %d to %d", c.arrived, held, c.min, c.max)
+		}
+	}
 }

@@ -47,19 +47,65 @@ func NewReader(r io.Reader) *Reader {
 // output that sits here while this side waits for it.
 func (r *Reader) FlushBeforeRead(w *Writer) { r.src.flush = w }
 
+// NowReader is a connection that can tell, without waiting, what has
+// arrived: ReadNow returns 0 and a nil error when nothing has.
+type NowReader interface {
+	io.Reader
+	ReadNow(p []byte) (int, error)
+}
+
+// Idle is work a side can do while its peer has nothing for it, as
+// rsync's sender sends file lists ahead while the client is quiet.
+type Idle interface {
+	// Pending reports whether there is work to do.
+	Pending() bool
+	// Work does one piece of it.
+	Work() error
+}
+
+// WhileWaiting makes the reader do idle's work whenever its buffer is
+// empty and nothing has arrived on the connection, before it waits;
+// output is flushed after each piece. Nil stops it. It needs a NowReader
+// connection: on any other, the reader just waits.
+func (r *Reader) WhileWaiting(idle Idle) { r.src.idle = idle }
+
 // source is the reader's connection; the buffer reads it only when empty.
 type source struct {
 	r     io.Reader
 	flush *Writer
+	idle  Idle
 }
 
 func (s *source) Read(p []byte) (int, error) {
-	if s.flush != nil {
-		if err := s.flush.Flush(); err != nil {
-			return 0, fmt.Errorf("flushing output before reading: %w", err)
+	if err := s.flushOut(); err != nil {
+		return 0, err
+	}
+	if s.idle != nil {
+		if now, ok := s.r.(NowReader); ok {
+			for s.idle.Pending() {
+				if n, err := now.ReadNow(p); n > 0 || err != nil {
+					return n, err
+				}
+				if err := s.idle.Work(); err != nil {
+					return 0, err
+				}
+				if err := s.flushOut(); err != nil {
+					return 0, err
+				}
+			}
 		}
 	}
 	return s.r.Read(p)
+}
+
+func (s *source) flushOut() error {
+	if s.flush == nil {
+		return nil
+	}
+	if err := s.flush.Flush(); err != nil {
+		return fmt.Errorf("flushing output before reading: %w", err)
+	}
+	return nil
 }
 
 // StartMultiplex switches the reader to multiplexed input.

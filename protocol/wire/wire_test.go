@@ -268,3 +268,119 @@ func TestFlushBeforeRead(t *testing.T) {
 		}
 	}
 }
+
+// nowConn is a connection whose input arrives in steps: ReadNow sees only
+// what has arrived, Read waits for (takes) the next step.
+type nowConn struct {
+	steps   [][]byte
+	arrived []byte
+	waits   int
+}
+
+func (c *nowConn) ReadNow(p []byte) (int, error) {
+	if len(c.arrived) == 0 && len(c.steps) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.arrived)
+	c.arrived = c.arrived[n:]
+	return n, nil
+}
+
+func (c *nowConn) Read(p []byte) (int, error) {
+	if len(c.arrived) == 0 {
+		if len(c.steps) == 0 {
+			return 0, io.EOF
+		}
+		c.waits++
+		c.arrived, c.steps = c.steps[0], c.steps[1:]
+	}
+	return c.ReadNow(p)
+}
+
+// pieces is idle work: n pieces, each writing one byte.
+type pieces struct {
+	n, done int
+	w       *Writer
+}
+
+func (p *pieces) Pending() bool { return p.done < p.n }
+func (p *pieces) Work() error {
+	p.done++
+	return p.w.WriteByte(byte('0' + p.done))
+}
+
+// TestWhileWaiting: idle work runs only when nothing has arrived, one
+// piece at a time, each flushed; input that has arrived is read first;
+// with no work left the reader waits.
+func TestWhileWaiting(t *testing.T) {
+	var out bytes.Buffer
+	conn := &nowConn{steps: [][]byte{{1}, {2, 3}}, arrived: []byte{0}}
+	r, w := NewReader(conn), NewWriter(&out)
+	r.FlushBeforeRead(w)
+	idle := &pieces{n: 3, w: w}
+	r.WhileWaiting(idle)
+	for i, want := range []struct {
+		b     byte
+		done  int    // pieces of work done after the read
+		out   string // bytes written out
+		waits int
+	}{
+		{0, 0, "", 0},    // arrived: no work
+		{1, 3, "123", 1}, // nothing arrived: all the work, then a wait
+		{2, 3, "123", 2}, // no work left: a wait
+		{3, 3, "123", 2}, // buffered
+	} {
+		b, err := r.ReadByte()
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if b != want.b || idle.done != want.done || out.String() != want.out || conn.waits != want.waits {
+			t.Errorf("read %d: byte %d, %d pieces done, out %q, %d waits; want %d, %d, %q, %d",
+				i, b, idle.done, out.String(), conn.waits, want.b, want.done, want.out, want.waits)
+		}
+	}
+
+	// Work stops as soon as input arrives: the connection delivers after
+	// the first piece.
+	out.Reset()
+	conn = &nowConn{steps: [][]byte{{9}}}
+	r = NewReader(conn)
+	idle = &pieces{n: 5, w: NewWriter(&out)}
+	r.FlushBeforeRead(idle.w)
+	r.WhileWaiting(arrival{idle, conn})
+	if b, err := r.ReadByte(); err != nil || b != 9 || idle.done != 1 || conn.waits != 0 {
+		t.Errorf("got %d, %v after %d pieces and %d waits; want 9 after 1 piece, no wait", b, err, idle.done, conn.waits)
+	}
+
+	// An error from the work ends the read with it.
+	boom := errors.New("boom")
+	r = NewReader(&nowConn{steps: [][]byte{{1}}})
+	r.WhileWaiting(failing{boom})
+	if _, err := r.ReadByte(); !errors.Is(err, boom) {
+		t.Errorf("read with failing work: %v, want %v", err, boom)
+	}
+
+	// A plain reader has no ReadNow: no work, just the read.
+	idle = &pieces{n: 2, w: NewWriter(io.Discard)}
+	r = NewReader(bytes.NewReader([]byte{7}))
+	r.WhileWaiting(idle)
+	if b, err := r.ReadByte(); err != nil || b != 7 || idle.done != 0 {
+		t.Errorf("plain reader: %d, %v after %d pieces; want 7 and no work", b, err, idle.done)
+	}
+}
+
+// arrival is idle work after whose every piece the next input arrives.
+type arrival struct {
+	*pieces
+	c *nowConn
+}
+
+func (a arrival) Work() error {
+	a.c.arrived, a.c.steps = a.c.steps[0], a.c.steps[1:]
+	return a.pieces.Work()
+}
+
+type failing struct{ err error }
+
+func (failing) Pending() bool { return true }
+func (f failing) Work() error { return f.err }
