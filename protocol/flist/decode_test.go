@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -484,6 +486,39 @@ func TestCompareShortcut(t *testing.T) {
 				got, want := compareNames(&a, &b), compareFull(n1, d[0], n2, d[1])
 				if (got < 0) != (want < 0) || (got > 0) != (want > 0) {
 					t.Fatalf("compare(%q %v, %q %v) = %d, full walk %d", n1, d[0], n2, d[1], got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestSorterReuse: one Sorter over lists growing and shrinking (its
+// buffers reused and regrown) orders each as a stable sort by Compare,
+// for both name orders.
+func TestSorterReuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	parts := []string{"a", "b", "a.b", "a-b", "B", "z", ".x"}
+	var s Sorter
+	for _, proto := range []int{28, 31} {
+		for _, n := range []int{0, 1, 7, 300, 3, 64, 1000, 2, 129} {
+			files := make([]File, n)
+			for i := range files {
+				name := parts[rng.IntN(len(parts))]
+				for range rng.IntN(3) {
+					name += "/" + parts[rng.IntN(len(parts))]
+				}
+				files[i] = File{Name: name, Mode: ModeRegular, HLinkGroup: int32(i)}
+				if rng.IntN(3) == 0 {
+					files[i].Mode = ModeDir
+				}
+			}
+			want := slices.Clone(files)
+			slices.SortStableFunc(want, func(a, b File) int { return Compare(&a, &b, proto) })
+			s.Sort(files, proto)
+			for i := range files {
+				if files[i].Name != want[i].Name || files[i].HLinkGroup != want[i].HLinkGroup {
+					t.Fatalf("protocol %d, %d entries: position %d is %q (#%d), want %q (#%d)",
+						proto, n, i, files[i].Name, files[i].HLinkGroup, want[i].Name, want[i].HLinkGroup)
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package flist
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -231,15 +232,24 @@ func mergeSort(idx, tmp []int32, cmp func(a, b int32) int) {
 	copy(idx[out:], t[l:])
 }
 
-// sortOrder returns the permutation that sorts files in rsync's order.
-func sortOrder(files []File, protocol int) []int32 {
-	idx := make([]int32, len(files))
+// Sorter sorts lists as Sort does, keeping its buffers from one list to
+// the next: a sender sorts one list per directory.
+type Sorter struct {
+	idx, tmp []int32
+	keys     []sortKey
+}
+
+// order returns the permutation that sorts files in rsync's order; it is
+// s's until the next call.
+func (s *Sorter) order(files []File, protocol int) []int32 {
+	n := len(files)
+	idx := slices.Grow(s.idx[:0], n)[:n]
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	tmp := make([]int32, (len(files)+1)/2)
+	tmp := slices.Grow(s.tmp[:0], (n+1)/2)[:(n+1)/2]
 	// The keys alone, packed, keep the sort in cache.
-	keys := make([]sortKey, len(files))
+	keys := slices.Grow(s.keys[:0], n)[:n]
 	for i := range files {
 		keys[i] = keyOf(&files[i])
 	}
@@ -250,6 +260,8 @@ func sortOrder(files []File, protocol int) []int32 {
 		cmp = func(a, b int32) int { return compareNames(&keys[a], &keys[b]) }
 	}
 	mergeSort(idx, tmp, cmp)
+	clear(keys) // no names kept alive by the buffer
+	s.idx, s.tmp, s.keys = idx, tmp, keys
 	return idx
 }
 
@@ -277,7 +289,10 @@ func permute(files []File, idx []int32) {
 
 // Sort puts files in rsync's order for the protocol, as the sender does
 // before wire indexes are used: stable, keeping duplicates.
-func Sort(files []File, protocol int) {
+func Sort(files []File, protocol int) { new(Sorter).Sort(files, protocol) }
+
+// Sort is the package's Sort with s's buffers.
+func (s *Sorter) Sort(files []File, protocol int) {
 	for i := range files {
 		if files[i].Flags&FlagRemoved != 0 {
 			// Removed entries only arise from SortAndClean, which sorts
@@ -293,7 +308,7 @@ func Sort(files []File, protocol int) {
 			return
 		}
 	}
-	permute(files, sortOrder(files, protocol))
+	permute(files, s.order(files, protocol))
 }
 
 // SortAndClean sorts a received list and drops duplicates the way rsync's

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os/user"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +52,8 @@ type builder struct {
 	// and their contexts noted for the lists of their contents.
 	inc       bool
 	dirInfo   []*dirNode // per entry of files: a directory's context
+	infos     []*dirNode // emit's, per sorted entry
+	sorter    flist.Sorter
 	argFilt   *argFilter // the rules of the argument being listed
 	walkLevel int        // the depth of the directories walk lists
 	walkBase  string     // the argument's directory
@@ -344,6 +347,8 @@ func (b *builder) walk(name, disk string, flags uint32) error {
 		b.say(wire.MsgErrorXfer, "rsync: [sender] readdir(%s): %v\n", b.fullName("", disk), err)
 	}
 	start := len(b.files)
+	// One allocation per list instead of appends doubling through it.
+	b.files, b.paths = slices.Grow(b.files, len(ents)), slices.Grow(b.paths, len(ents))
 	// Most often the directory's name in the list is its clean path on
 	// disk too; then an entry's disk path is its name, not a second string.
 	sameDisk := name == disk && path.Clean(name) == name

@@ -3,6 +3,7 @@ package sender
 import (
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -125,6 +126,42 @@ type incSender struct {
 	maxHeld  int
 	maxAhead int   // most entries beyond the client's current list
 	size     int64 // non-directories' sizes, for the stats
+
+	// The slices of lists the client is done with, for the next lists to
+	// fill: a list goes into flight whole, so reusing a spent one is what
+	// spares allocations per list.
+	spare    []spareList
+	spareCap int // entries the spares can hold
+}
+
+type spareList struct {
+	files []flist.File
+	paths []string
+}
+
+// reuse returns empty slices to gather the next list in.
+func (in *incSender) reuse() spareList {
+	n := len(in.spare)
+	if n == 0 {
+		return spareList{}
+	}
+	sp := in.spare[n-1]
+	in.spare = in.spare[:n-1]
+	in.spareCap -= cap(sp.files)
+	return sp
+}
+
+// keep takes a spent list's slices as a spare while the spares hold no
+// more entries than the lookahead: as many as are in flight anyway.
+func (in *incSender) keep(sl *sentList) {
+	files := sl.list.Files
+	if in.spareCap+cap(files) > maxLookahead {
+		return
+	}
+	clear(files) // no names kept alive by a spare
+	clear(sl.paths)
+	in.spare = append(in.spare, spareList{files[:0], sl.paths[:0]})
+	in.spareCap += cap(files)
 }
 
 // add takes a sorted list into flight and pushes its directories onto
@@ -229,6 +266,7 @@ func (in *incSender) done() bool {
 	n := len(in.lists[0].list.Files)
 	in.old -= n
 	in.total -= n
+	in.keep(in.lists[0])
 	in.lists[0] = nil
 	in.lists = in.lists[1:]
 	if in.cur > 0 {
@@ -272,7 +310,8 @@ func (s *session) sendExtra(atLeast int) error {
 			return rerr.Wrap(rerr.SocketIO, err)
 		}
 		listSaved := b.ioError
-		b.files, b.paths, b.dirInfo = nil, nil, nil
+		sp := in.reuse()
+		b.files = sp.files
 		for i := range group {
 			d := &group[i]
 			if i > 0 && d.base == group[i-1].base && group[i-1].content {
@@ -286,7 +325,7 @@ func (s *session) sendExtra(atLeast int) error {
 		if b.ioError != listSaved && !s.cfg.IgnoreErrors {
 			endErr = b.ioError
 		}
-		sl, infos, err := b.emit(in.enc, in.next, endErr)
+		sl, infos, err := b.emit(in.enc, in.next, endErr, sp.paths)
 		if err != nil {
 			return err
 		}
@@ -391,8 +430,9 @@ func (b *builder) impliedInc(base, prefix, rest string, follow bool, level int) 
 
 // emit sends the entries gathered in b.files as one list starting at
 // ndxStart, ended with endErr, and returns it sorted as the client indexes
-// it, with each directory's context.
-func (b *builder) emit(enc *flist.Encoder, ndxStart int32, endErr int32) (*sentList, []*dirNode, error) {
+// it, its paths in paths' storage, with each directory's context (the
+// builder's until the next list).
+func (b *builder) emit(enc *flist.Encoder, ndxStart int32, endErr int32, paths []string) (*sentList, []*dirNode, error) {
 	enc.StartList(ndxStart)
 	for i := range b.files {
 		if err := enc.Encode(&b.files[i]); err != nil {
@@ -403,17 +443,22 @@ func (b *builder) emit(enc *flist.Encoder, ndxStart int32, endErr int32) (*sentL
 		return nil, nil, rerr.Wrap(rerr.SocketIO, err)
 	}
 	files := b.files
-	flist.Sort(files, b.cfg.Protocol)
-	paths := make([]string, len(files))
-	infos := make([]*dirNode, len(files))
+	b.sorter.Sort(files, b.cfg.Protocol)
+	paths = slices.Grow(paths[:0], len(files))[:len(files)]
+	infos := slices.Grow(b.infos[:0], len(files))[:len(files)]
 	for i := range files {
 		j := files[i].HLinkGroup
 		paths[i] = b.paths[j]
+		infos[i] = nil
 		if int(j) < len(b.dirInfo) {
 			infos[i] = b.dirInfo[j]
 		}
 	}
-	b.files, b.paths, b.dirInfo = nil, nil, nil
+	// The list keeps files; paths and dirInfo were copied and are the
+	// builder's to reuse.
+	clear(b.paths)
+	clear(b.dirInfo)
+	b.files, b.paths, b.dirInfo, b.infos = nil, b.paths[:0], b.dirInfo[:0], infos
 	return &sentList{list: &flist.List{Files: files, NdxStart: ndxStart}, paths: paths}, infos, nil
 }
 

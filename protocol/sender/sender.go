@@ -148,7 +148,7 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 	if b.inc {
 		fo.NdxStart = 1
 		enc := flist.NewEncoder(w, fo)
-		sl, infos, err := b.emit(enc, 1, ioError)
+		sl, infos, err := b.emit(enc, 1, ioError, nil)
 		if err != nil {
 			return st, err
 		}
@@ -158,7 +158,7 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 		s.inc = &incSender{enc: enc}
 		s.inc.add(sl, infos, proto)
 		s.inc.old = s.inc.total
-		list, s.list, s.paths = sl.list, sl.list, sl.paths
+		list = sl.list // s.inc holds it: entry() finds lists there
 		if len(s.inc.stack) == 0 {
 			if err := s.flistEOF(); err != nil {
 				return st, err
