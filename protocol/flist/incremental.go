@@ -15,8 +15,14 @@ import (
 
 // ListReader reads the successive file lists of an incremental recursion.
 type ListReader struct {
-	d *Decoder
+	d      *Decoder
+	sorter Sorter
+	spare  [][]File // Recycle's, empty
+	held   int      // the capacity of spare
 }
+
+// maxSpare bounds the entries Recycle keeps for later lists.
+const maxSpare = 16384
 
 // NewListReader reads the lists of an incremental recursion from r; o must
 // have IncRecurse set.
@@ -46,7 +52,7 @@ func (lr *ListReader) Read(ndxStart int32, dir string) (*List, error) {
 	d.done, d.count, d.ioError, d.nameBytes = false, 0, 0, 0
 	// Abbreviated hard-link entries only refer to the same list.
 	d.firsts = nil
-	files, err := d.readAll()
+	files, err := d.readAll(lr.reuse)
 	if err != nil {
 		return nil, err
 	}
@@ -55,8 +61,34 @@ func (lr *ListReader) Read(ndxStart int32, dir string) (*List, error) {
 			return nil, fmt.Errorf("flist: invalid path from sender: %q is not in %q", files[i].Name, dir)
 		}
 	}
-	SortAndClean(files, d.o.Protocol, d.o.RelativePaths)
+	lr.sorter.SortAndClean(files, d.o.Protocol, d.o.RelativePaths)
 	return &List{Files: files, NdxStart: ndxStart, IOError: d.ioError, UIDNames: d.uidNames, GIDNames: d.gidNames}, nil
+}
+
+// Recycle hands back the entries of a list Read returned, which nothing
+// refers to any more, for a later list to be decoded into: a receiver
+// done with its lists then decodes the next ones without allocating.
+func (lr *ListReader) Recycle(files []File) {
+	if lr.held+cap(files) > maxSpare {
+		return
+	}
+	clear(files) // no names kept alive by a spare
+	lr.spare = append(lr.spare, files[:0])
+	lr.held += cap(files)
+}
+
+// reuse returns an empty recycled slice for n entries, if one is kept.
+func (lr *ListReader) reuse(n int) []File {
+	for i, f := range lr.spare {
+		if cap(f) >= n {
+			last := len(lr.spare) - 1
+			lr.spare[i] = lr.spare[last]
+			lr.spare = lr.spare[:last]
+			lr.held -= cap(f)
+			return f
+		}
+	}
+	return nil
 }
 
 // parentOf is the directory part of a decoded name, "" at the top level

@@ -52,7 +52,7 @@ func (l *List) File(ndx int32) *File {
 func ReadList(r *wire.Reader, o Options) (*List, error) {
 	d := NewDecoder(r, o)
 	l := &List{NdxStart: o.NdxStart}
-	files, err := d.readAll()
+	files, err := d.readAll(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func WriteList(w *wire.Writer, o Options, files []File, ioError int32) (*List, e
 // The first chunk is the decoder's own, reused from list to list: with
 // incremental recursion a list per directory arrives, and most are short,
 // so each then costs one allocation of exactly its size.
-func (d *Decoder) readAll() ([]File, error) {
+func (d *Decoder) readAll(spare func(n int) []File) ([]File, error) {
 	var chunks [][]File
 	if d.firstChunk == nil {
 		d.firstChunk = make([]File, 0, 256)
@@ -191,7 +191,13 @@ func (d *Decoder) readAll() ([]File, error) {
 		}
 		n++
 	}
-	files := make([]File, 0, n)
+	var files []File
+	if spare != nil {
+		files = spare(n)
+	}
+	if cap(files) < n {
+		files = make([]File, 0, n)
+	}
 	for _, c := range append(chunks, chunk) {
 		files = append(files, c...)
 	}

@@ -319,7 +319,12 @@ func (s *Sorter) Sort(files []File, protocol int) {
 // stay wire indexes. With stripRoot (--relative) leading slashes are
 // removed after sorting.
 func SortAndClean(files []File, protocol int, stripRoot bool) {
-	Sort(files, protocol)
+	new(Sorter).SortAndClean(files, protocol, stripRoot)
+}
+
+// SortAndClean is the package's SortAndClean with s's buffers.
+func (s *Sorter) SortAndClean(files []File, protocol int, stripRoot bool) {
+	s.Sort(files, protocol)
 	if len(files) == 0 {
 		return
 	}

@@ -109,7 +109,8 @@ func (t *transfer) deleteInDir(dir, listDir string) error {
 			continue
 		}
 		name := path.Join(dir, base)
-		st, err := t.dirc.lstat(name)
+		sv, err := t.dirc.lstat(name)
+		st := &sv
 		if err != nil {
 			continue // vanished meanwhile
 		}

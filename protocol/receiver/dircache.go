@@ -19,17 +19,12 @@ import (
 type dirCache struct {
 	dirs rootfs.Dirs
 
-	// Reused memory: names for the *at calls, and a slab lstat's
-	// results are carved from (one allocation per statSlab entries).
-	cname rootfs.NameBuf
-	slab  []stat
+	cname rootfs.NameBuf // reused memory for the names of *at calls
 }
 
 func newDirCache(root *os.Root) dirCache {
 	return dirCache{dirs: rootfs.Dirs{Root: root}}
 }
-
-const statSlab = 128
 
 // drop forgets the open directories. The generator calls it before it
 // removes or replaces a directory, so no stale descriptor is used.
@@ -39,24 +34,19 @@ func (c *dirCache) drop() {
 
 // lstat returns the status of name without following a final symlink, as
 // root.Lstat does. It runs once per entry of every transfer, so it does not
-// allocate: the name goes through a reused buffer and the result is carved
-// from a slab.
-func (c *dirCache) lstat(name string) (*stat, error) {
+// allocate: the name goes through a reused buffer and the result is a
+// value (the generator's callees keep no pointer to it).
+func (c *dirCache) lstat(name string) (stat, error) {
 	dir, base := path.Split(name)
 	_, dfd, err := c.dirs.Dir(dir)
 	if err != nil {
-		return nil, err
+		return stat{}, err
 	}
 	var st unix.Stat_t
 	if err := c.cname.Lstat(dfd, base, &st); err != nil {
-		return nil, &fs.PathError{Op: "lstat", Path: name, Err: err}
+		return stat{}, &fs.PathError{Op: "lstat", Path: name, Err: err}
 	}
-	if len(c.slab) == 0 {
-		c.slab = make([]stat, statSlab)
-	}
-	p := &c.slab[0]
-	c.slab = c.slab[1:]
-	*p = stat{
+	return stat{
 		mode:  st.Mode,
 		size:  st.Size,
 		mtime: st.Mtim.Sec,
@@ -66,8 +56,7 @@ func (c *dirCache) lstat(name string) (*stat, error) {
 		rdev:  st.Rdev,
 		dev:   st.Dev,
 		ino:   st.Ino,
-	}
-	return p, nil
+	}, nil
 }
 
 // names lists directory dir. Only names: reading a directory opened in a

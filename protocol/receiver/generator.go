@@ -269,7 +269,8 @@ func (t *transfer) genFile(ndx int32, f *flist.File, redo bool) error {
 		t.noteIOError("ERROR: daemon refused to receive %s %q", kind, f.Name)
 		return nil
 	}
-	st, statErr := t.dirc.lstat(name)
+	sv, statErr := t.dirc.lstat(name)
+	st := &sv
 	exists := statErr == nil
 	if exists && cfg.FakeSuper {
 		t.fakeOverlay(name, st)

@@ -36,6 +36,9 @@ type incList struct {
 	parent int32 // index in incState.dirs of the directory it fills, -1 for none
 	dirs   int32 // index in incState.dirs of its first directory entry
 	skip   bool  // its directory is missing: the contents are skipped
+	// The list came from incState.lr, where its storage goes back when
+	// the sender closes it (the first list was read before).
+	fromReader bool
 
 	// Under incState.mu.
 	inProgress int                // transfers asked for and not finished
@@ -82,6 +85,7 @@ type incState struct {
 
 	// Receiver goroutine only.
 	recvClosed bool // every list was closed: no more may come
+	unpoked    int  // lists added since the generator was last woken
 
 	// Generator only.
 	cur      *incList
@@ -130,7 +134,7 @@ func (t *transfer) startInc() error {
 func (inc *incState) add(t *transfer, l *flist.List, parent int32) error {
 	t.stats.TotalSize += listSize(l.Files) // receiver goroutine, or before it starts
 	t.applyListPolicy(l.Files)
-	il := &incList{files: l.Files, start: l.NdxStart, parent: parent}
+	il := &incList{files: l.Files, start: l.NdxStart, parent: parent, fromReader: parent >= 0}
 	inc.mu.Lock()
 	defer inc.mu.Unlock()
 	il.dirs = int32(len(inc.dirs))
@@ -162,11 +166,29 @@ func (inc *incState) add(t *transfer, l *flist.List, parent int32) error {
 		t.list.IOError |= l.IOError
 		t.mu.Unlock()
 	}
-	inc.poke()
+	if inc.unpoked++; inc.unpoked >= pokeBatch {
+		inc.poke()
+	}
 	return nil
 }
 
+// pokeBatch is how many new lists wake the generator while the sender's
+// lists keep arriving; the rest wake it when the receiver has read all
+// there is (pokeWaiting). Waking a goroutine per list costs the runtime a
+// thread wake-up and sleep each time, far more than the generator's work
+// on a list of unchanged files.
+const pokeBatch = 16
+
+// pokeWaiting wakes the generator for the lists added since it was last
+// woken; the receiver calls it before it waits for input.
+func (inc *incState) pokeWaiting() {
+	if inc.unpoked > 0 {
+		inc.poke()
+	}
+}
+
 func (inc *incState) poke() {
+	inc.unpoked = 0
 	select {
 	case inc.wake <- struct{}{}:
 	default:
@@ -245,6 +267,9 @@ func (t *transfer) recvListDone() (bool, error) {
 	inc.genDone--
 	inc.genPos--
 	inc.held -= len(l.files)
+	if l.fromReader {
+		inc.lr.Recycle(l.files) // generated and closed: nothing refers to it
+	}
 	if len(inc.lists) > 0 {
 		return true, nil
 	}
@@ -484,7 +509,8 @@ func (t *transfer) genParentDir(l *incList) error {
 		t.skipContents(l, d)
 		return nil
 	}
-	st, err := t.dirc.lstat(name)
+	sv, err := t.dirc.lstat(name)
+	st := &sv
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.noteIOError("rsync: recv_generator: failed to stat %q: %v", name, err)
@@ -545,7 +571,8 @@ func (t *transfer) genDirEarly(f *flist.File, d *incDir) {
 		return
 	}
 	name := t.localPath(f)
-	st, err := t.dirc.lstat(name)
+	sv, err := t.dirc.lstat(name)
+	st := &sv
 	if err == nil {
 		if st.isDir() {
 			return
@@ -620,7 +647,8 @@ func (t *transfer) touchDir(d *incDir) {
 	}
 	f := &d.file
 	name := t.localPath(f)
-	st, err := t.dirc.lstat(name)
+	sv, err := t.dirc.lstat(name)
+	st := &sv
 	if err != nil || !st.isDir() || !t.mtimeToSet(f, st) {
 		return
 	}
@@ -656,7 +684,8 @@ func (t *transfer) collectDeletes(dir string, keep map[string]struct{}, listDir 
 		if _, ok := keep[base]; ok {
 			continue
 		}
-		st, err := t.dirc.lstat(path.Join(dir, base))
+		sv, err := t.dirc.lstat(path.Join(dir, base))
+		st := &sv
 		if err != nil || t.protected(path.Join(listDir, base), st.isDir()) {
 			continue
 		}

@@ -186,6 +186,12 @@ func Run(ctx context.Context, in *wire.Reader, out *wire.Writer, list *flist.Lis
 	}
 	// The receiver goroutine is the only reader from here on.
 	in.OnMessage = t.onMessage
+	if t.inc != nil {
+		in.BeforeWait(func() error {
+			t.inc.pokeWaiting()
+			return nil
+		})
+	}
 	var (
 		wg      sync.WaitGroup
 		recvErr error

@@ -212,6 +212,9 @@ func (t *transfer) receive() error {
 }
 
 func (t *transfer) signal(ev event) error {
+	if t.inc != nil {
+		t.inc.pokeWaiting() // the generator may wait for lists, not events
+	}
 	select {
 	case t.events <- ev:
 		return nil

@@ -5,6 +5,7 @@ package sender
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash"
 	"io/fs"
 	"log/slog"
@@ -109,7 +110,12 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 	}
 	// Output goes out when it fills a buffer or when the client must be
 	// waited for, not once per request.
-	r.FlushBeforeRead(w)
+	r.BeforeWait(func() error {
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("flushing output before reading: %w", err)
+		}
+		return nil
+	})
 
 	start := time.Now()
 	b := &builder{cfg: cfg, w: w, inc: cfg.Flist.IncRecurse, dirs: rootfs.Dirs{Root: cfg.Root}}

@@ -39,13 +39,14 @@ func NewReader(r io.Reader) *Reader {
 	return rd
 }
 
-// FlushBeforeRead makes the reader flush w whenever its buffer is empty and
-// it must read the connection, as rsync's perform_io writes what it holds
-// while it waits for input. A side answering many queued requests (a
-// sender pulled from, each small file one request) then writes full
-// buffers, not one segment per request, and the peer never waits for
-// output that sits here while this side waits for it.
-func (r *Reader) FlushBeforeRead(w *Writer) { r.src.flush = w }
+// BeforeWait makes the reader call f whenever its buffer is empty and it
+// must read the connection, where it may wait. A sender flushes its
+// output there, as rsync's perform_io writes what it holds while it
+// waits for input: answering many queued requests (a pull of small
+// files, each one request) then writes full buffers, not a segment per
+// request, and the peer never waits for output that sits here while this
+// side waits for it. An error from f ends the read with it.
+func (r *Reader) BeforeWait(f func() error) { r.src.before = f }
 
 // NowReader is a connection that can tell, without waiting, what has
 // arrived: ReadNow returns 0 and a nil error when nothing has.
@@ -64,20 +65,20 @@ type Idle interface {
 }
 
 // WhileWaiting makes the reader do idle's work whenever its buffer is
-// empty and nothing has arrived on the connection, before it waits;
-// output is flushed after each piece. Nil stops it. It needs a NowReader
+// empty and nothing has arrived on the connection, before it waits; the
+// BeforeWait function runs again after each piece. Nil stops it. It needs a NowReader
 // connection: on any other, the reader just waits.
 func (r *Reader) WhileWaiting(idle Idle) { r.src.idle = idle }
 
 // source is the reader's connection; the buffer reads it only when empty.
 type source struct {
-	r     io.Reader
-	flush *Writer
-	idle  Idle
+	r      io.Reader
+	before func() error
+	idle   Idle
 }
 
 func (s *source) Read(p []byte) (int, error) {
-	if err := s.flushOut(); err != nil {
+	if err := s.beforeWait(); err != nil {
 		return 0, err
 	}
 	if s.idle != nil {
@@ -89,7 +90,7 @@ func (s *source) Read(p []byte) (int, error) {
 				if err := s.idle.Work(); err != nil {
 					return 0, err
 				}
-				if err := s.flushOut(); err != nil {
+				if err := s.beforeWait(); err != nil {
 					return 0, err
 				}
 			}
@@ -98,14 +99,11 @@ func (s *source) Read(p []byte) (int, error) {
 	return s.r.Read(p)
 }
 
-func (s *source) flushOut() error {
-	if s.flush == nil {
+func (s *source) beforeWait() error {
+	if s.before == nil {
 		return nil
 	}
-	if err := s.flush.Flush(); err != nil {
-		return fmt.Errorf("flushing output before reading: %w", err)
-	}
-	return nil
+	return s.before()
 }
 
 // StartMultiplex switches the reader to multiplexed input.

@@ -236,13 +236,13 @@ func (c *readsLog) Read(p []byte) (int, error) {
 	return c.in.Read(p)
 }
 
-// TestFlushBeforeRead: output pending when the reader must read the
+// TestFlushBeforeRead (BeforeWait with a flush): output pending when the reader must read the
 // connection goes out first; while input is buffered, output waits.
 func TestFlushBeforeRead(t *testing.T) {
 	var out bytes.Buffer
 	conn := &readsLog{in: bytes.NewReader([]byte{1, 2, 3}), out: &out}
 	r, w := NewReader(conn), NewWriter(&out)
-	r.FlushBeforeRead(w)
+	r.BeforeWait(w.Flush)
 	for i, want := range []struct {
 		write    []byte
 		outAfter int // bytes written out after the ReadByte
@@ -316,7 +316,7 @@ func TestWhileWaiting(t *testing.T) {
 	var out bytes.Buffer
 	conn := &nowConn{steps: [][]byte{{1}, {2, 3}}, arrived: []byte{0}}
 	r, w := NewReader(conn), NewWriter(&out)
-	r.FlushBeforeRead(w)
+	r.BeforeWait(w.Flush)
 	idle := &pieces{n: 3, w: w}
 	r.WhileWaiting(idle)
 	for i, want := range []struct {
@@ -346,7 +346,7 @@ func TestWhileWaiting(t *testing.T) {
 	conn = &nowConn{steps: [][]byte{{9}}}
 	r = NewReader(conn)
 	idle = &pieces{n: 5, w: NewWriter(&out)}
-	r.FlushBeforeRead(idle.w)
+	r.BeforeWait(idle.w.Flush)
 	r.WhileWaiting(arrival{idle, conn})
 	if b, err := r.ReadByte(); err != nil || b != 9 || idle.done != 1 || conn.waits != 0 {
 		t.Errorf("got %d, %v after %d pieces and %d waits; want 9 after 1 piece, no wait", b, err, idle.done, conn.waits)

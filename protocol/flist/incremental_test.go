@@ -1,0 +1,93 @@
+package flist
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/rsyncd-go/rsyncd-go/protocol/wire"
+)
+
+// TestListReaderRecycle reads incremental lists of varying sizes, giving
+// each back two lists later (as a receiver holds lists in flight): every
+// list decodes whole and sorted, in recycled storage where a spare is big
+// enough, and a recycled list's old entries never show through.
+func TestListReaderRecycle(t *testing.T) {
+	o := Options{Protocol: 31, VarintFlags: true, IncRecurse: true, Recurse: true}
+	sizes := []int{40, 5, 90, 3, 1, 64, 64, 2, 100, 7}
+	top := []File{{Name: ".", Mode: ModeDir | 0o755, Flags: FlagTopDir | FlagContentDir, ModTime: 1}}
+	for d := range sizes {
+		top = append(top, File{Name: fmt.Sprintf("d%02d", d), Mode: ModeDir | 0o755, Flags: FlagContentDir, ModTime: 1})
+	}
+	var buf bytes.Buffer
+	w := wire.NewWriter(&buf)
+	e := NewEncoder(w, o)
+	encode := func(files []File) {
+		for i := range files {
+			if err := e.Encode(&files[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.End(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encode(top)
+	starts := make([]int32, len(sizes))
+	next := int32(len(top)) + 1
+	for d, n := range sizes {
+		starts[d] = next
+		e.StartList(next)
+		files := make([]File, n)
+		for i := range files {
+			// Written in reverse: the reader must sort them.
+			files[i] = File{Name: fmt.Sprintf("d%02d/f%03d", d, n-1-i), Mode: ModeRegular | 0o644, Size: int64(d*1000 + n - 1 - i), ModTime: 2}
+		}
+		encode(files)
+		next += int32(n) + 1
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	lr := NewListReader(wire.NewReader(bytes.NewReader(buf.Bytes())), o)
+	if _, err := lr.Read(0, ""); err != nil {
+		t.Fatal(err)
+	}
+	var held []*List
+	reused := 0
+	for d, n := range sizes {
+		var spares []*File
+		for _, s := range lr.spare {
+			if cap(s) >= n {
+				spares = append(spares, &s[:1][0])
+			}
+		}
+		l, err := lr.Read(starts[d], top[d+1].Name)
+		if err != nil {
+			t.Fatalf("list %d: %v", d, err)
+		}
+		if len(l.Files) != n {
+			t.Fatalf("list %d: %d entries, want %d", d, len(l.Files), n)
+		}
+		for i, f := range l.Files {
+			if want := fmt.Sprintf("d%02d/f%03d", d, i); f.Name != want || f.Size != int64(d*1000+i) {
+				t.Fatalf("list %d entry %d: %q size %d, want %q size %d", d, i, f.Name, f.Size, want, d*1000+i)
+			}
+		}
+		if len(spares) > 0 {
+			if first := &l.Files[:1][0]; first != spares[0] {
+				t.Errorf("list %d of %d entries: not decoded into the spare that fits", d, n)
+			}
+			reused++
+		}
+		held = append(held, l)
+		if len(held) > 2 {
+			lr.Recycle(held[0].Files)
+			held = held[1:]
+		}
+	}
+	if reused < 3 {
+		t.Errorf("only %d lists were decoded into recycled storage", reused)
+	}
+}
