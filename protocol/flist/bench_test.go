@@ -123,41 +123,14 @@ func BenchmarkSort100k(b *testing.B) {
 func BenchmarkListReader1000x100(b *testing.B) {
 	o := benchOpts
 	o.IncRecurse = true
-	top := []File{{Name: ".", Mode: ModeDir | 0o755, Flags: FlagTopDir | FlagContentDir, ModTime: 1_700_000_000}}
-	for d := range 1000 {
-		top = append(top, File{Name: fmt.Sprintf("d%04d", d), Mode: ModeDir | 0o755, Flags: FlagContentDir, ModTime: 1_700_000_000})
-	}
-	var buf bytes.Buffer
-	w := wire.NewWriter(&buf)
-	e := NewEncoder(w, o)
-	encode := func(files []File) {
-		for i := range files {
-			if err := e.Encode(&files[i]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := e.End(0); err != nil {
-			b.Fatal(err)
-		}
-	}
-	encode(top)
-	starts := make([]int32, 1000)
-	next := int32(len(top)) + 1
-	for d := range 1000 {
-		starts[d] = next
-		e.StartList(next)
+	data, top, starts := incStream(b, o, 1000, func(d int) []File {
 		files := make([]File, 100)
 		for i := range files {
 			files[i] = File{Name: fmt.Sprintf("d%04d/f%06d.dat", d, d*100+i), Mode: ModeRegular | 0o644,
 				Size: int64(i * 5), ModTime: 1_700_000_000 + int64(i)}
 		}
-		encode(files)
-		next += 101
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	data := buf.Bytes()
+		return files
+	})
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {

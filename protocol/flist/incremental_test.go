@@ -15,42 +15,17 @@ import (
 func TestListReaderRecycle(t *testing.T) {
 	o := Options{Protocol: 31, VarintFlags: true, IncRecurse: true, Recurse: true}
 	sizes := []int{40, 5, 90, 3, 1, 64, 64, 2, 100, 7}
-	top := []File{{Name: ".", Mode: ModeDir | 0o755, Flags: FlagTopDir | FlagContentDir, ModTime: 1}}
-	for d := range sizes {
-		top = append(top, File{Name: fmt.Sprintf("d%02d", d), Mode: ModeDir | 0o755, Flags: FlagContentDir, ModTime: 1})
-	}
-	var buf bytes.Buffer
-	w := wire.NewWriter(&buf)
-	e := NewEncoder(w, o)
-	encode := func(files []File) {
-		for i := range files {
-			if err := e.Encode(&files[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e.End(0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	encode(top)
-	starts := make([]int32, len(sizes))
-	next := int32(len(top)) + 1
-	for d, n := range sizes {
-		starts[d] = next
-		e.StartList(next)
+	data, top, starts := incStream(t, o, len(sizes), func(d int) []File {
+		n := sizes[d]
 		files := make([]File, n)
 		for i := range files {
 			// Written in reverse: the reader must sort them.
-			files[i] = File{Name: fmt.Sprintf("d%02d/f%03d", d, n-1-i), Mode: ModeRegular | 0o644, Size: int64(d*1000 + n - 1 - i), ModTime: 2}
+			files[i] = File{Name: fmt.Sprintf("d%04d/f%03d", d, n-1-i), Mode: ModeRegular | 0o644, Size: int64(d*1000 + n - 1 - i), ModTime: 2}
 		}
-		encode(files)
-		next += int32(n) + 1
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
+		return files
+	})
 
-	lr := NewListReader(wire.NewReader(bytes.NewReader(buf.Bytes())), o)
+	lr := NewListReader(wire.NewReader(bytes.NewReader(data)), o)
 	if _, err := lr.Read(0, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +46,7 @@ func TestListReaderRecycle(t *testing.T) {
 			t.Fatalf("list %d: %d entries, want %d", d, len(l.Files), n)
 		}
 		for i, f := range l.Files {
-			if want := fmt.Sprintf("d%02d/f%03d", d, i); f.Name != want || f.Size != int64(d*1000+i) {
+			if want := fmt.Sprintf("d%04d/f%03d", d, i); f.Name != want || f.Size != int64(d*1000+i) {
 				t.Fatalf("list %d entry %d: %q size %d, want %q size %d", d, i, f.Name, f.Size, want, d*1000+i)
 			}
 		}
@@ -90,4 +65,42 @@ func TestListReaderRecycle(t *testing.T) {
 	if reused < 3 {
 		t.Errorf("only %d lists were decoded into recycled storage", reused)
 	}
+}
+
+// incStream encodes an incremental recursion: a top list of dirs
+// directories, then one list per directory with list(d)'s entries. It
+// returns the stream, the top list and each directory list's first index.
+func incStream(tb testing.TB, o Options, dirs int, list func(d int) []File) ([]byte, []File, []int32) {
+	tb.Helper()
+	top := []File{{Name: ".", Mode: ModeDir | 0o755, Flags: FlagTopDir | FlagContentDir, ModTime: 1_700_000_000}}
+	for d := range dirs {
+		top = append(top, File{Name: fmt.Sprintf("d%04d", d), Mode: ModeDir | 0o755, Flags: FlagContentDir, ModTime: 1_700_000_000})
+	}
+	var buf bytes.Buffer
+	w := wire.NewWriter(&buf)
+	e := NewEncoder(w, o)
+	encode := func(files []File) {
+		for i := range files {
+			if err := e.Encode(&files[i]); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := e.End(0); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	encode(top)
+	starts := make([]int32, dirs)
+	next := int32(len(top)) + 1
+	for d := range dirs {
+		starts[d] = next
+		e.StartList(next)
+		files := list(d)
+		encode(files)
+		next += int32(len(files)) + 1
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes(), top, starts
 }
