@@ -244,13 +244,15 @@ func TestRunIncRecurse(t *testing.T) {
 
 // FuzzIncSession runs an incremental-recursion pull against arbitrary
 // client input: indexes into lists not sent yet or already dropped,
-// NDX_DONE at any time, must end in an error or success, never a panic.
+// NDX_DONE at any time, with or without lists sent ahead while the client
+// is quiet, must end in an error or success, never a panic.
 func FuzzIncSession(f *testing.F) {
 	f.Add(uint8(1), incInput([2]int32{6, itemTransfer}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{ndxDone}))
 	f.Add(uint8(0), incInput([2]int32{ndxDone}, [2]int32{ndxDone}, [2]int32{9, itemTransfer}))
 	f.Add(uint8(2), incInput([2]int32{500, itemTransfer}))
 	f.Add(uint8(1), incInput([2]int32{5, 0}, [2]int32{8, itemTransfer}, [2]int32{ndxFlistOffset - 1}))
 	f.Add(uint8(1), incInput([2]int32{ndxDelStats}))
+	f.Add(uint8(9), incInput([2]int32{6, itemTransfer}, [2]int32{ndxDone}, [2]int32{9, itemTransfer}, [2]int32{ndxDone}, [2]int32{ndxDone}))
 	f.Add(uint8(5), incInput([2]int32{3, itemTransfer}, [2]int32{ndxDone}, [2]int32{6, itemTransfer}, [2]int32{ndxDone}, [2]int32{ndxDone}))
 	root := sessionTree(f)
 	f.Fuzz(func(t *testing.T, p uint8, in []byte) {
@@ -261,7 +263,12 @@ func FuzzIncSession(f *testing.F) {
 			cfg.Relative, cfg.Flist.RelativePaths = true, true
 			args = []string{"d/e/c", "d/b", "a"}
 		}
-		_, _ = Run(context.Background(), wire.NewReader(bytes.NewReader(in)), wire.NewWriter(io.Discard), args, cfg)
+		// A quiet client: the sender lists ahead while it waits.
+		var conn io.Reader = bytes.NewReader(in)
+		if p&8 != 0 {
+			conn = &quietConn{Reader: bytes.NewReader(in)}
+		}
+		_, _ = Run(context.Background(), wire.NewReader(conn), wire.NewWriter(io.Discard), args, cfg)
 	})
 }
 
