@@ -105,7 +105,7 @@ func (c *deadlineConn) ReadNow(p []byte) (int, error) {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return 0, nil
 	case err != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", err)}
 	case n == 0:
 		return 0, io.EOF
 	}

@@ -17,8 +17,7 @@ import (
 type ListReader struct {
 	d      *Decoder
 	sorter Sorter
-	spare  [][]File // Recycle's, empty
-	held   int      // the capacity of spare
+	spare  Spares[File] // Recycle's
 }
 
 // maxSpare bounds the entries Recycle keeps for later lists.
@@ -31,7 +30,7 @@ func NewListReader(r *wire.Reader, o Options) *ListReader {
 	if d.err == nil && !o.IncRecurse {
 		d.err = fmt.Errorf("flist: a list reader needs incremental recursion")
 	}
-	return &ListReader{d: d}
+	return &ListReader{d: d, spare: Spares[File]{Max: maxSpare}}
 }
 
 // Read reads the next list, whose first entry has wire index ndxStart, up
@@ -52,7 +51,7 @@ func (lr *ListReader) Read(ndxStart int32, dir string) (*List, error) {
 	d.done, d.count, d.ioError, d.nameBytes = false, 0, 0, 0
 	// Abbreviated hard-link entries only refer to the same list.
 	d.firsts = nil
-	files, err := d.readAll(lr.reuse)
+	files, err := d.readAll(lr.spare.Get)
 	if err != nil {
 		return nil, err
 	}
@@ -68,28 +67,7 @@ func (lr *ListReader) Read(ndxStart int32, dir string) (*List, error) {
 // Recycle hands back the entries of a list Read returned, which nothing
 // refers to any more, for a later list to be decoded into: a receiver
 // done with its lists then decodes the next ones without allocating.
-func (lr *ListReader) Recycle(files []File) {
-	if lr.held+cap(files) > maxSpare {
-		return
-	}
-	clear(files) // no names kept alive by a spare
-	lr.spare = append(lr.spare, files[:0])
-	lr.held += cap(files)
-}
-
-// reuse returns an empty recycled slice for n entries, if one is kept.
-func (lr *ListReader) reuse(n int) []File {
-	for i, f := range lr.spare {
-		if cap(f) >= n {
-			last := len(lr.spare) - 1
-			lr.spare[i] = lr.spare[last]
-			lr.spare = lr.spare[:last]
-			lr.held -= cap(f)
-			return f
-		}
-	}
-	return nil
-}
+func (lr *ListReader) Recycle(files []File) { lr.spare.Put(files) }
 
 // parentOf is the directory part of a decoded name, "" at the top level
 // ("." included), as rsync's file->dirname.

@@ -33,7 +33,7 @@ func TestListReaderRecycle(t *testing.T) {
 	reused := 0
 	for d, n := range sizes {
 		var spares []*File
-		for _, s := range lr.spare {
+		for _, s := range lr.spare.free {
 			if cap(s) >= n {
 				spares = append(spares, &s[:1][0])
 			}
@@ -103,4 +103,25 @@ func incStream(tb testing.TB, o Options, dirs int, list func(d int) []File) ([]b
 		tb.Fatal(err)
 	}
 	return buf.Bytes(), top, starts
+}
+
+// TestSpares: Get hands out a kept slice with room enough, emptied and
+// only once; Put keeps nothing past Max.
+func TestSpares(t *testing.T) {
+	s := Spares[string]{Max: 10}
+	s.Put(make([]string, 4))
+	s.Put([]string{"a", "b", "c", "d", "e", "f"}) // 4+6 = Max: kept
+	s.Put(make([]string, 1))                      // past Max: dropped
+	for _, c := range []struct{ n, wantCap int }{{5, 6}, {5, 0}, {2, 4}, {0, 0}} {
+		b := s.Get(c.n)
+		if cap(b) != c.wantCap || len(b) != 0 {
+			t.Fatalf("Get(%d): len %d cap %d, want an empty slice of cap %d", c.n, len(b), cap(b), c.wantCap)
+		}
+		if b != nil && b[:1][0] != "" {
+			t.Errorf("Get(%d) kept an element: %q", c.n, b[:1][0])
+		}
+	}
+	if s.held != 0 {
+		t.Errorf("%d held after every spare was taken", s.held)
+	}
 }

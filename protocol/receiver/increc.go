@@ -684,8 +684,7 @@ func (t *transfer) collectDeletes(dir string, keep map[string]struct{}, listDir 
 		if _, ok := keep[base]; ok {
 			continue
 		}
-		sv, err := t.dirc.lstat(path.Join(dir, base))
-		st := &sv
+		st, err := t.dirc.lstat(path.Join(dir, base))
 		if err != nil || t.protected(path.Join(listDir, base), st.isDir()) {
 			continue
 		}

@@ -127,41 +127,19 @@ type incSender struct {
 	maxAhead int   // most entries beyond the client's current list
 	size     int64 // non-directories' sizes, for the stats
 
-	// The slices of lists the client is done with, for the next lists to
-	// fill: a list goes into flight whole, so reusing a spent one is what
-	// spares allocations per list.
-	spare    []spareList
-	spareCap int // entries the spares can hold
+	// The storage of lists the client is done with, for the next lists:
+	// a list goes into flight whole. As many entries as are in flight
+	// anyway (the lookahead) are kept.
+	spareFiles flist.Spares[flist.File]
+	sparePaths flist.Spares[string]
 }
 
-type spareList struct {
-	files []flist.File
-	paths []string
-}
-
-// reuse returns empty slices to gather the next list in.
-func (in *incSender) reuse() spareList {
-	n := len(in.spare)
-	if n == 0 {
-		return spareList{}
+func newIncSender(enc *flist.Encoder) *incSender {
+	return &incSender{
+		enc:        enc,
+		spareFiles: flist.Spares[flist.File]{Max: maxLookahead},
+		sparePaths: flist.Spares[string]{Max: maxLookahead},
 	}
-	sp := in.spare[n-1]
-	in.spare = in.spare[:n-1]
-	in.spareCap -= cap(sp.files)
-	return sp
-}
-
-// keep takes a spent list's slices as a spare while the spares hold no
-// more entries than the lookahead: as many as are in flight anyway.
-func (in *incSender) keep(sl *sentList) {
-	files := sl.list.Files
-	if in.spareCap+cap(files) > maxLookahead {
-		return
-	}
-	clear(files) // no names kept alive by a spare
-	clear(sl.paths)
-	in.spare = append(in.spare, spareList{files[:0], sl.paths[:0]})
-	in.spareCap += cap(files)
 }
 
 // add takes a sorted list into flight and pushes its directories onto
@@ -266,7 +244,8 @@ func (in *incSender) done() bool {
 	n := len(in.lists[0].list.Files)
 	in.old -= n
 	in.total -= n
-	in.keep(in.lists[0])
+	in.spareFiles.Put(in.lists[0].list.Files)
+	in.sparePaths.Put(in.lists[0].paths)
 	in.lists[0] = nil
 	in.lists = in.lists[1:]
 	if in.cur > 0 {
@@ -310,8 +289,7 @@ func (s *session) sendExtra(atLeast int) error {
 			return rerr.Wrap(rerr.SocketIO, err)
 		}
 		listSaved := b.ioError
-		sp := in.reuse()
-		b.files = sp.files
+		b.files = in.spareFiles.Get(0) // its size is known after the walk
 		for i := range group {
 			d := &group[i]
 			if i > 0 && d.base == group[i-1].base && group[i-1].content {
@@ -325,7 +303,7 @@ func (s *session) sendExtra(atLeast int) error {
 		if b.ioError != listSaved && !s.cfg.IgnoreErrors {
 			endErr = b.ioError
 		}
-		sl, infos, err := b.emit(in.enc, in.next, endErr, sp.paths)
+		sl, infos, err := b.emit(in.enc, in.next, endErr, in.sparePaths.Get(len(b.files)))
 		if err != nil {
 			return err
 		}

@@ -161,7 +161,7 @@ func Run(ctx context.Context, r *wire.Reader, w *wire.Writer, args []string, cfg
 		if err := enc.WriteTrailer(ioError); err != nil {
 			return st, rerr.Wrap(rerr.SocketIO, err)
 		}
-		s.inc = &incSender{enc: enc}
+		s.inc = newIncSender(enc)
 		s.inc.add(sl, infos, proto)
 		s.inc.old = s.inc.total
 		list = sl.list // s.inc holds it: entry() finds lists there

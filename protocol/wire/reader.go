@@ -66,8 +66,8 @@ type Idle interface {
 
 // WhileWaiting makes the reader do idle's work whenever its buffer is
 // empty and nothing has arrived on the connection, before it waits; the
-// BeforeWait function runs again after each piece. Nil stops it. It needs a NowReader
-// connection: on any other, the reader just waits.
+// BeforeWait function runs again after each piece. Nil stops it. It needs
+// a NowReader connection: on any other, the reader just waits.
 func (r *Reader) WhileWaiting(idle Idle) { r.src.idle = idle }
 
 // source is the reader's connection; the buffer reads it only when empty.
