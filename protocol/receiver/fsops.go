@@ -6,11 +6,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/user"
 	"path"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -245,44 +242,9 @@ func unixToFileMode(m uint32) fs.FileMode {
 	return fm
 }
 
-// idCache maps user and group names from the sender to local ids.
-var idCache struct {
-	sync.Mutex
-	users, groups map[string]int64
-}
-
-func lookupID(name string, group bool) (uint32, bool) {
-	idCache.Lock()
-	defer idCache.Unlock()
-	if idCache.users == nil {
-		idCache.users, idCache.groups = map[string]int64{}, map[string]int64{}
-	}
-	m := idCache.users
-	if group {
-		m = idCache.groups
-	}
-	if id, ok := m[name]; ok {
-		return uint32(id), id >= 0
-	}
-	var s string
-	if group {
-		if g, err := user.LookupGroup(name); err == nil {
-			s = g.Gid
-		}
-	} else if u, err := user.Lookup(name); err == nil {
-		s = u.Uid
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		id = -1
-	}
-	m[name] = id
-	return uint32(id), id >= 0
-}
-
 func (t *transfer) wantUID(f *flist.File) uint32 {
 	if !t.cfg.NumericIDs && f.User != "" {
-		if id, ok := lookupID(f.User, false); ok {
+		if id, ok := t.users.id(f.User); ok {
 			return id
 		}
 	}
@@ -291,7 +253,7 @@ func (t *transfer) wantUID(f *flist.File) uint32 {
 
 func (t *transfer) wantGID(f *flist.File) uint32 {
 	if !t.cfg.NumericIDs && f.Group != "" {
-		if id, ok := lookupID(f.Group, true); ok {
+		if id, ok := t.groups.id(f.Group); ok {
 			return id
 		}
 	}

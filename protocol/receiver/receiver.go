@@ -261,8 +261,10 @@ type transfer struct {
 	leader    []int32          // -H: index of each entry's link leader, -1 for none
 	basis     map[int32]string // partial files offered as basis, by index
 	dirc      dirCache         // the generator's open directory
-	inc       *incState        // incremental recursion; nil without
-	requested int              // transfers the generator asked for
+	users     *idMap           // the sender's owner names to local ids
+	groups    *idMap
+	inc       *incState // incremental recursion; nil without
+	requested int       // transfers the generator asked for
 	// destCreated: prepareDest made the destination directory.
 	destCreated bool
 	// localPath's way of joining names to cfg.Dest (destJoin).
@@ -281,6 +283,8 @@ func newTransfer(in *wire.Reader, out *wire.Writer, list *flist.List, cfg *Confi
 		quit:   make(chan struct{}),
 		temps:  map[string]struct{}{},
 		dirc:   newDirCache(cfg.Root),
+		users:  newUserMap(),
+		groups: newGroupMap(),
 	}
 	t.genNdx.Protocol = cfg.Protocol
 	t.recvNdx.Protocol = cfg.Protocol

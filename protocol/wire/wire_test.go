@@ -384,3 +384,42 @@ type failing struct{ err error }
 
 func (failing) Pending() bool { return true }
 func (f failing) Work() error { return f.err }
+
+// sizesWriter records the size of each write that reaches the connection.
+type sizesWriter struct{ sizes []int }
+
+func (s *sizesWriter) Write(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return len(p), nil
+}
+
+// A stream of data goes to the connection two full frames per write, as
+// rsync's output buffer does, not one write (and one wake-up of the peer)
+// per 32 KiB frame.
+func TestWritesCoalesceFrames(t *testing.T) {
+	for _, mux := range []bool{false, true} {
+		var c sizesWriter
+		w := NewWriter(&c)
+		if mux {
+			must(t, w.StartMultiplex())
+		}
+		for range 300 {
+			_, err := w.Write(make([]byte, 1000))
+			must(t, err)
+		}
+		must(t, w.Flush())
+		total := 0
+		for i, n := range c.sizes {
+			total += n
+			if i < len(c.sizes)-1 && n < flushAt {
+				t.Errorf("mux %v: write %d of %d bytes, want at least %d", mux, i, n, flushAt)
+			}
+		}
+		if want := 300000 + 4*(300000+maxDataFrame-1)/maxDataFrame; mux && total != want || !mux && total != 300000 {
+			t.Errorf("mux %v: %d bytes written, %v", mux, total, c.sizes)
+		}
+		if len(c.sizes) != 5 {
+			t.Errorf("mux %v: %d writes %v, want 5", mux, len(c.sizes), c.sizes)
+		}
+	}
+}

@@ -7,9 +7,14 @@ import (
 	"sync"
 )
 
-// maxDataFrame is the payload at which a MSG_DATA frame is closed; it
-// matches the size of rsync's own output buffer.
-const maxDataFrame = 32 * 1024
+// maxDataFrame is the payload at which a MSG_DATA frame is closed, as
+// rsync's IO_BUFFER_SIZE; flushAt is how much output goes to the
+// connection in one write, as rsync's output buffer of two such frames
+// (half the writes, and half the wake-ups of the peer, of one per frame).
+const (
+	maxDataFrame = 32 * 1024
+	flushAt      = 2 * maxDataFrame
+)
 
 // Writer writes rsync's encodings to a connection. Until StartMultiplex is
 // called bytes go out raw; afterwards they travel in MSG_DATA frames, and
@@ -27,7 +32,7 @@ type Writer struct {
 
 // NewWriter writes to w; nothing reaches w before Flush or a full buffer.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: w, buf: make([]byte, 0, 2*maxDataFrame), frame: -1}
+	return &Writer{w: w, buf: make([]byte, 0, flushAt+maxDataFrame), frame: -1}
 }
 
 // StartMultiplex flushes raw output and switches to multiplexed frames.
@@ -77,7 +82,7 @@ func (w *Writer) writeLocked(p []byte) error {
 	w.count += int64(len(p))
 	if !w.mux {
 		w.buf = append(w.buf, p...)
-		if len(w.buf) >= maxDataFrame {
+		if len(w.buf) >= flushAt {
 			return w.flushLocked()
 		}
 		return w.err
@@ -92,8 +97,11 @@ func (w *Writer) writeLocked(p []byte) error {
 		w.buf = append(w.buf, p[:n]...)
 		p = p[n:]
 		if n == room {
-			if err := w.flushLocked(); err != nil {
-				return err
+			w.closeFrame()
+			if len(w.buf) >= flushAt {
+				if err := w.flushLocked(); err != nil {
+					return err
+				}
 			}
 		}
 	}
