@@ -27,6 +27,8 @@ type daemon struct {
 	Data   string // the backup module's directory
 	PwFile string // the client's --password-file
 	Pid    int
+	cg     *cpuGroup // the daemon's cgroup, if one could be made
+	cgCPU  bool      // CPU time from cg, else from /proc in clock ticks
 	cmd    *exec.Cmd
 	done   chan error
 }
@@ -141,6 +143,9 @@ func startGo(bin, dir string) (*daemon, error) {
 	return d, nil
 }
 
+// cpuFallbackLogged: the benchmark said once why it reads CPU in ticks.
+var cpuFallbackLogged bool
+
 // begin starts the daemon in its own process group, so that Stop can end
 // it and the children it forked, and nothing else.
 func (d *daemon) begin() error {
@@ -149,6 +154,12 @@ func (d *daemon) begin() error {
 		return fmt.Errorf("starting %s: %w", d.Name, err)
 	}
 	d.Pid = d.cmd.Process.Pid
+	if cg, err := newCPUGroup(fmt.Sprintf("rsyncd-go-bench-%d", d.Pid), d.Pid); err == nil {
+		d.cg = cg
+	} else if !cpuFallbackLogged {
+		cpuFallbackLogged = true
+		logf("CPU times in clock ticks from /proc (10 ms): %v", err)
+	}
 	d.done = make(chan error, 1)
 	go func() { d.done <- d.cmd.Wait() }()
 	return nil
@@ -169,6 +180,13 @@ func (d *daemon) Stop() {
 	// Children left in the group (a stock session still running) go too.
 	_ = syscall.Kill(-d.Pid, syscall.SIGKILL)
 	d.Pid = 0
+	if d.cg != nil {
+		// The killed children leave the group a moment after the signal.
+		for i := 0; i < 100 && d.cg.remove() != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		d.cg = nil
+	}
 }
 
 // settle waits (bounded) until a stock daemon has reaped every session

@@ -82,6 +82,9 @@ type machine struct {
 	Scale   float64 `json:"scale"`
 	Rounds  int     `json:"rounds"`
 	Started string  `json:"started"`
+	// CPUClock is where CPU times come from: "cgroup" (nanoseconds) or
+	// "proc" (/proc/PID/stat clock ticks, 10 ms).
+	CPUClock string `json:"cpu_clock"`
 }
 
 func main() {
@@ -160,6 +163,12 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 	}
 	defer gd.Stop()
 	logf("stock rsyncd pid %d on %s, rsyncd-go pid %d on %s", stock.Pid, stock.Addr, gd.Pid, gd.Addr)
+	// Both daemons' CPU comes from one clock, or the ratio compares two.
+	m.CPUClock = "proc"
+	if stock.cg != nil && gd.cg != nil {
+		m.CPUClock = "cgroup"
+		stock.cgCPU, gd.cgCPU = true, true
+	}
 
 	var results []result
 	// The daemons' logs go to the results, whatever happens.
@@ -274,7 +283,7 @@ func measure(ctx context.Context, w workload, d *daemon) (run, error) {
 		return run{}, fmt.Errorf("prepare: %w", err)
 	}
 	d.settle()
-	cpu0, err := cpuSeconds(d.Pid, d.Stock)
+	cpu0, err := d.cpuSeconds()
 	if err != nil {
 		return run{}, err
 	}
@@ -287,7 +296,7 @@ func measure(ctx context.Context, w workload, d *daemon) (run, error) {
 	if err != nil {
 		return run{}, err
 	}
-	cpu1, err := cpuSeconds(d.Pid, d.Stock)
+	cpu1, err := d.cpuSeconds()
 	if err != nil {
 		return run{}, err
 	}
@@ -374,7 +383,7 @@ func markdown(m machine, rs []result) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name,
 			stockCell(r.Stock, r.Stock.MedianWall, "%.3f"), goCell(r.Go, r.Go.MedianWall, "%.3f"), ratio,
-			stockCell(r.Stock, r.Stock.MedianCPU, "%.2f"), goCell(r.Go, r.Go.MedianCPU, "%.2f"),
+			stockCell(r.Stock, r.Stock.MedianCPU, "%.3f"), goCell(r.Go, r.Go.MedianCPU, "%.3f"),
 			stockCell(r.Stock, float64(r.Stock.PeakRSS)/1024, "%.1f"), goCell(r.Go, float64(r.Go.PeakRSS)/1024, "%.1f"),
 			goCell(r.Go, float64(r.Go.VmHWM)/1024, "%.1f"))
 	}
@@ -389,6 +398,10 @@ func markdown(m machine, rs []result) string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nCPU is the daemon's user+sys time (stock: plus its reaped session children). Peak RSS is sampled every 20 ms (stock: daemon + all its children summed); VmHWM is rsyncd-go's lifetime high-water mark.\n")
+	clock := "read from a cgroup made for each daemon, in nanoseconds"
+	if m.CPUClock != "cgroup" {
+		clock = "read from /proc in clock ticks of 10 ms; stock: children it has reaped"
+	}
+	fmt.Fprintf(&b, "\nCPU is the daemon's user+sys time with its session processes (%s). Peak RSS is sampled every 20 ms (stock: daemon + all its children summed); VmHWM is rsyncd-go's lifetime high-water mark.\n", clock)
 	return b.String()
 }

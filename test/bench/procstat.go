@@ -52,15 +52,20 @@ func readStat(pid int) (procStat, error) {
 	return s, nil
 }
 
-// cpuSeconds is the daemon's user+sys time; with children it adds the times
-// of the children it has reaped (stock rsyncd forks one per connection).
-func cpuSeconds(pid int, children bool) (float64, error) {
-	s, err := readStat(pid)
+// cpuSeconds is the daemon's user+sys time, with its session processes'
+// (stock rsyncd forks one per connection): from its cgroup when both
+// daemons have one, else from /proc, where only children it has reaped
+// count.
+func (d *daemon) cpuSeconds() (float64, error) {
+	if d.cgCPU {
+		return d.cg.usage()
+	}
+	s, err := readStat(d.Pid)
 	if err != nil {
 		return 0, err
 	}
 	t := s.utime + s.stime
-	if children {
+	if d.Stock {
 		t += s.cutime + s.cstime
 	}
 	return float64(t) / clockTicks, nil
