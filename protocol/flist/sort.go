@@ -113,6 +113,12 @@ func keyOf(f *File) sortKey {
 
 // compareNames is f_name_cmp for protocol 29 and later.
 func compareNames(a, b *sortKey) int {
+	if !a.dir && !b.dir && a.slash == b.slash && a.name[:a.slash+1] == b.name[:b.slash+1] {
+		// Two files of one directory (every pair within an incremental
+		// list but its subdirectories): the walk is plain byte order of
+		// their base names.
+		return strings.Compare(a.name[a.slash+1:], b.name[b.slash+1:])
+	}
 	n1, n2 := a.name, b.name
 	// Up to the last slash of their common prefix both names walk the same
 	// directory path in the same states, so the walk can start after it,
@@ -132,11 +138,6 @@ func compareNames(a, b *sortKey) int {
 	if s >= 0 {
 		n1, n2 = n1[s+1:], n2[s+1:]
 		s1, s2 = s1-(s+1), s2-(s+1) // negative when the slash was the last
-	}
-	if s1 < 0 && s2 < 0 && !a.dir && !b.dir {
-		// Two files of one directory (every pair within an incremental
-		// list but its subdirectories): the walk is plain byte order.
-		return strings.Compare(n1, n2)
 	}
 	var c1, c2 nameCursor
 	c1.init(n1, max(s1, -1), a.dir)
