@@ -202,7 +202,7 @@ func (d *Decoder) inflateZstd() ([]byte, error) {
 		z.src.d = d
 		dec, err := zstd.NewReader(&z.src,
 			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderLowmem(false),
+			zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(MaxZstdWindow))
 		if err != nil {
 			return nil, fmt.Errorf("token: zstd decoder: %w", err)
