@@ -12,8 +12,10 @@
 // (DIR defaults to a new temp dir). Both daemons listen on 127.0.0.1 only,
 // with auth on; stock rsyncd gets "listen backlog = 1024" and "reverse
 // lookup = no" so that the concurrent workload measures neither SYN retries
-// nor DNS. -spread binds each concurrent client to its own 127.0.0.x, past
-// per-address limits; -run REGEXP picks workloads by name.
+// nor DNS. -pullto DIR puts the pulls' destinations under DIR (a tmpfs
+// takes the client's disk out of them). -spread binds each concurrent
+// client to its own 127.0.0.x, past per-address limits; -run REGEXP picks
+// workloads by name.
 //
 // Profiling (a developer aid): rsyncd-go started with
 // RSYNCD_GO_CPUPROFILE=FILE writes a CPU profile, and with
@@ -93,6 +95,7 @@ func main() {
 	only := flag.String("run", "", "run only the workloads whose name matches `REGEXP`")
 	spread := flag.Bool("spread", false, "bind each concurrent client to its own 127.0.0.x (per-address limits then do not apply)")
 	out := flag.String("out", "", "write results.md and results.json to `DIR` (default: a new temp dir)")
+	pullTo := flag.String("pullto", "", "pull into a new directory under `DIR` (default: the work dir, on the data's disk); a tmpfs such as /dev/shm takes the client's disk out of the pull rows")
 	flag.Parse()
 	if *rounds < 1 || *rounds > 1000 || *scale <= 0 || *scale > 100 {
 		fmt.Fprintln(os.Stderr, "bench: -rounds must be 1..1000 and -scale in (0, 100]")
@@ -104,7 +107,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -run:", err)
 		os.Exit(2)
 	}
-	err = bench(ctx, *scale, *rounds, re, *spread, *out)
+	err = bench(ctx, *scale, *rounds, re, *spread, *out, *pullTo)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -112,12 +115,19 @@ func main() {
 	}
 }
 
-func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, spread bool, out string) error {
+func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, spread bool, out, pullTo string) error {
 	work, err := os.MkdirTemp("", "rsyncd-go-bench")
 	if err != nil {
 		return fmt.Errorf("making work dir: %w", err)
 	}
 	defer os.RemoveAll(work)
+	pulls := work
+	if pullTo != "" {
+		if pulls, err = os.MkdirTemp(pullTo, "rsyncd-go-bench-pull"); err != nil {
+			return fmt.Errorf("making pull dir: %w", err)
+		}
+		defer os.RemoveAll(pulls)
+	}
 	if out == "" {
 		if out, err = os.MkdirTemp("", "rsyncd-go-bench-results"); err != nil {
 			return fmt.Errorf("making results dir: %w", err)
@@ -134,7 +144,7 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 	}
 	z := scaled(scale)
 	src := filepath.Join(work, "src")
-	chosen := slices.DeleteFunc(workloads(src, work, z, spread), func(w workload) bool { return !only.MatchString(w.Name) })
+	chosen := slices.DeleteFunc(workloads(src, pulls, z, spread), func(w workload) bool { return !only.MatchString(w.Name) })
 	need := map[string]bool{}
 	for _, w := range chosen {
 		ds, ok := datasets[w.Name]

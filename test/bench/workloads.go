@@ -282,9 +282,9 @@ func copyFile(from, to string) error {
 }
 
 // workloads lists the measured transfers over the source trees in src;
-// work holds the client-side directories of the pull.
+// pulls holds the client-side directories of the pulls.
 // With spread, the concurrent pushes come from many loopback addresses.
-func workloads(src, work string, z sizes, spread bool) []workload {
+func workloads(src, pulls string, z sizes, spread bool) []workload {
 	in := func(d *daemon, p string) string { return filepath.Join(d.Data, p) }
 	emptyIn := func(p string) func(d *daemon) error {
 		return func(d *daemon) error { return emptyDir(in(d, p)) }
@@ -297,7 +297,7 @@ func workloads(src, work string, z sizes, spread bool) []workload {
 	verifyTree := func(dir string) func(d *daemon) error {
 		return func(d *daemon) error { return sameTree(filepath.Join(src, dir), in(d, dir)) }
 	}
-	pullDst := func(d *daemon) string { return filepath.Join(work, "pull-"+d.Name) }
+	pullDst := func(d *daemon) string { return filepath.Join(pulls, "pull-"+d.Name) }
 	return []workload{
 		{
 			Name: "big-incompressible", Desc: fmt.Sprintf("%d MiB random file, full push -a", z.bigBytes>>20),
