@@ -124,4 +124,19 @@ func TestSpares(t *testing.T) {
 	if s.held != 0 {
 		t.Errorf("%d held after every spare was taken", s.held)
 	}
+
+	// Empty slices are not kept, and no more than maxKept slices are, so
+	// that Get's scan stays short whatever lists a peer sends.
+	s = Spares[string]{Max: 1 << 20}
+	s.Put(nil)
+	s.Put(make([]string, 0))
+	for range maxKept + 10 {
+		s.Put(make([]string, 1))
+	}
+	if len(s.free) != maxKept || s.held != maxKept {
+		t.Errorf("%d slices (%d elements) kept, want %d", len(s.free), s.held, maxKept)
+	}
+	if b := s.Get(2); b != nil {
+		t.Errorf("Get(2) = cap %d, want nil", cap(b))
+	}
 }
