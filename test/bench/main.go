@@ -144,7 +144,8 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 	}
 	z := scaled(scale)
 	src := filepath.Join(work, "src")
-	chosen := slices.DeleteFunc(workloads(src, pulls, z, spread), func(w workload) bool { return !only.MatchString(w.Name) })
+	aside := &setAside{}
+	chosen := slices.DeleteFunc(workloads(src, pulls, z, spread, aside), func(w workload) bool { return !only.MatchString(w.Name) })
 	need := map[string]bool{}
 	for _, w := range chosen {
 		ds, ok := datasets[w.Name]
@@ -188,6 +189,9 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 			return err
 		}
 		r := runWorkload(ctx, w, stock, gd, rounds)
+		if err := aside.purge(); err != nil {
+			return fmt.Errorf("%s: removing the emptied trees: %w", w.Name, err)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -84,15 +86,43 @@ func lastLines(s string, n int) string {
 	return strings.Join(l, " | ")
 }
 
-// emptyDir makes dir exist and be empty.
-func emptyDir(dir string) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("emptying %s: %w", dir, err)
+// setAside empties directories between runs without deleting anything
+// until a workload is over. An ext4 without a journal (as on the VMs these
+// figures come from) will not reuse an inode for a minute after it was
+// freed, and skips each such inode on every create with a buffer lookup:
+// deleting the last round's 100,000 files right before a run made that
+// run's creates pay for them, on whichever side created first in those
+// block groups (for a pull, the client).
+type setAside struct {
+	paths []string
+}
+
+// empty makes dir exist and be empty, moving what it held beside it.
+func (a *setAside) empty(dir string) error {
+	if _, err := os.Lstat(dir); err == nil {
+		old := fmt.Sprintf("%s.old%d", dir, len(a.paths))
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("setting %s aside: %w", dir, err)
+		}
+		a.paths = append(a.paths, old)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("making %s: %w", dir, err)
 	}
 	return nil
+}
+
+// purge deletes what was set aside, between workloads.
+func (a *setAside) purge() error {
+	var errs []error
+	for _, p := range a.paths {
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.paths = nil
+	syscall.Sync()
+	return errors.Join(errs...)
 }
 
 // writeRandom writes n incompressible bytes.
@@ -284,10 +314,10 @@ func copyFile(from, to string) error {
 // workloads lists the measured transfers over the source trees in src;
 // pulls holds the client-side directories of the pulls.
 // With spread, the concurrent pushes come from many loopback addresses.
-func workloads(src, pulls string, z sizes, spread bool) []workload {
+func workloads(src, pulls string, z sizes, spread bool, aside *setAside) []workload {
 	in := func(d *daemon, p string) string { return filepath.Join(d.Data, p) }
 	emptyIn := func(p string) func(d *daemon) error {
-		return func(d *daemon) error { return emptyDir(in(d, p)) }
+		return func(d *daemon) error { return aside.empty(in(d, p)) }
 	}
 	push := func(dir string, opts ...string) func(ctx context.Context, d *daemon) error {
 		return func(ctx context.Context, d *daemon) error {
@@ -319,7 +349,7 @@ func workloads(src, pulls string, z sizes, spread bool) []workload {
 		{
 			Name: "delta-1MiB", Desc: fmt.Sprintf("1 MiB changed mid-file of %d MiB, -a --no-whole-file", z.bigBytes>>20),
 			prepare: func(d *daemon) error {
-				if err := emptyDir(in(d, "delta")); err != nil {
+				if err := aside.empty(in(d, "delta")); err != nil {
 					return err
 				}
 				return copyFile(filepath.Join(src, "big", "big.bin"), in(d, "delta/big.bin"))
@@ -367,14 +397,14 @@ func workloads(src, pulls string, z sizes, spread bool) []workload {
 			Name: "pull-big", Desc: fmt.Sprintf("pull of a %d MiB file, -a", z.bigBytes>>20),
 			prepare: func(d *daemon) error {
 				if _, err := os.Stat(in(d, "pull/big.bin")); err != nil {
-					if err := emptyDir(in(d, "pull")); err != nil {
+					if err := aside.empty(in(d, "pull")); err != nil {
 						return err
 					}
 					if err := copyFile(filepath.Join(src, "big", "big.bin"), in(d, "pull/big.bin")); err != nil {
 						return err
 					}
 				}
-				return emptyDir(pullDst(d))
+				return aside.empty(pullDst(d))
 			},
 			run: func(ctx context.Context, d *daemon) error {
 				return rsyncClient(ctx, d, "-a", d.URL("pull/big.bin"), pullDst(d)+"/")
@@ -392,7 +422,7 @@ func workloads(src, pulls string, z sizes, spread bool) []workload {
 						return fmt.Errorf("copying the pull tree: %w: %s", err, out)
 					}
 				}
-				return emptyDir(pullDst(d) + "-many")
+				return aside.empty(pullDst(d) + "-many")
 			},
 			run: func(ctx context.Context, d *daemon) error {
 				return rsyncClient(ctx, d, "-a", d.URL("pullmany/"), pullDst(d)+"-many/")
