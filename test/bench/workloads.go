@@ -112,17 +112,20 @@ func (a *setAside) empty(dir string) error {
 	return nil
 }
 
-// purge deletes what was set aside, between workloads.
-func (a *setAside) purge() error {
+// purge deletes what was set aside, between workloads, and tells how
+// many files and directories that was.
+func (a *setAside) purge() (int, error) {
 	var errs []error
+	n := 0
 	for _, p := range a.paths {
+		_ = filepath.WalkDir(p, func(string, fs.DirEntry, error) error { n++; return nil })
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	a.paths = nil
 	syscall.Sync()
-	return errors.Join(errs...)
+	return n, errors.Join(errs...)
 }
 
 // writeRandom writes n incompressible bytes.
