@@ -189,8 +189,13 @@ func (t *transfer) setFileAttrs(out *os.File, name string, f *flist.File) {
 		if cfg.PreserveGID {
 			gid = int(t.wantGID(f))
 		}
-		if err := out.Chown(uid, gid); err != nil && (uid >= 0 || !errors.Is(err, fs.ErrPermission)) {
-			t.noteIOError("rsync: chown %q failed: %v", name, err)
+		// As rsync's set_file_attrs, only an owner that differs is
+		// changed: a chown dirties the inode even when it changes nothing.
+		var st unix.Stat_t
+		if err := unix.Fstat(int(out.Fd()), &st); err != nil || (uid >= 0 && uint32(uid) != st.Uid) || (gid >= 0 && uint32(gid) != st.Gid) {
+			if err := out.Chown(uid, gid); err != nil && (uid >= 0 || !errors.Is(err, fs.ErrPermission)) {
+				t.noteIOError("rsync: chown %q failed: %v", name, err)
+			}
 		}
 	}
 	// Without --perms an updated file keeps the mode of the one it
