@@ -304,7 +304,10 @@ func (inc *incState) redoing(l *incList, ndx int32) bool {
 }
 
 // finished records the end of a transfer; a failed first attempt is
-// queued to be asked again with full checksums.
+// queued to be asked again with full checksums. The generator is woken
+// only when it has something to do: a redo, or a list whose transfers are
+// all over. Waking it per file cost the runtime a thread wake-up and
+// sleep per file (about 1.5 context switches per file of a push).
 func (inc *incState) finished(l *incList, ndx int32, again bool) {
 	inc.mu.Lock()
 	l.inProgress--
@@ -316,8 +319,11 @@ func (inc *incState) finished(l *incList, ndx int32, again bool) {
 		l.sent[ndx] = struct{}{}
 		inc.redo = append(inc.redo, ndx)
 	}
+	wake := again || l.inProgress == 0
 	inc.mu.Unlock()
-	inc.poke()
+	if wake {
+		inc.poke()
+	}
 }
 
 // generateInc is generate for incremental recursion: every list as it

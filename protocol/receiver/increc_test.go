@@ -258,3 +258,36 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimSpace(p)))
 	return len(p), nil
 }
+
+// TestFinishedWakes checks when a finished transfer wakes the generator:
+// for a redo, or when its list has no transfer left, not for every file.
+func TestFinishedWakes(t *testing.T) {
+	inc := &incState{wake: make(chan struct{}, 1)}
+	l := &incList{inProgress: 3}
+	woken := func() bool {
+		select {
+		case <-inc.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	steps := []struct {
+		ndx   int32
+		again bool
+		want  bool
+	}{
+		{1, false, false}, // two transfers of the list still running
+		{2, true, true},   // a redo for the generator to ask
+		{3, false, true},  // the list's last transfer
+	}
+	for _, s := range steps {
+		inc.finished(l, s.ndx, s.again)
+		if got := woken(); got != s.want {
+			t.Errorf("after finishing %d (again %v): woken %v, want %v", s.ndx, s.again, got, s.want)
+		}
+	}
+	if l.inProgress != 0 || l.toRedo != 1 || len(inc.redo) != 1 {
+		t.Errorf("inProgress %d, toRedo %d, redo %v; want 0, 1, [2]", l.inProgress, l.toRedo, inc.redo)
+	}
+}
