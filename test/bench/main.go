@@ -197,6 +197,11 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 			return err
 		}
 		r := runWorkload(ctx, w, stock, gd, rounds)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		results = append(results, r)
+		logf("%s: stock %.2fs, rsyncd-go %s", r.Name, r.Stock.MedianWall, goCell(r.Go, r.Go.MedianWall, "%.2fs"))
 		n, err := aside.purge()
 		if err != nil {
 			return fmt.Errorf("%s: removing the emptied trees: %w", w.Name, err)
@@ -210,11 +215,6 @@ func bench(ctx context.Context, scale float64, rounds int, only *regexp.Regexp, 
 			case <-time.After(settle):
 			}
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		results = append(results, r)
-		logf("%s: stock %.2fs, rsyncd-go %s", r.Name, r.Stock.MedianWall, goCell(r.Go, r.Go.MedianWall, "%.2fs"))
 	}
 	if err := ctx.Err(); err != nil {
 		return err
