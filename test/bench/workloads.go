@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // workload is one measured transfer. prepare runs before every run, outside
@@ -97,9 +99,16 @@ type setAside struct {
 	paths []string
 }
 
-// empty makes dir exist and be empty, moving what it held beside it.
+// empty makes dir exist and be empty, moving what it held beside it. On a
+// tmpfs (-pullto /dev/shm), which has no such delay, it deletes at once:
+// a set-aside tree there holds memory.
 func (a *setAside) empty(dir string) error {
-	if _, err := os.Lstat(dir); err == nil {
+	var fsst unix.Statfs_t
+	if unix.Statfs(filepath.Dir(dir), &fsst) == nil && fsst.Type == unix.TMPFS_MAGIC {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("emptying %s: %w", dir, err)
+		}
+	} else if _, err := os.Lstat(dir); err == nil {
 		old := fmt.Sprintf("%s.old%d", dir, len(a.paths))
 		if err := os.Rename(dir, old); err != nil {
 			return fmt.Errorf("setting %s aside: %w", dir, err)
