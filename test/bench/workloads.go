@@ -96,15 +96,24 @@ func lastLines(s string, n int) string {
 // run's creates pay for them, on whichever side created first in those
 // block groups (for a pull, the client).
 type setAside struct {
-	paths []string
+	paths      []string
+	fullLogged bool
 }
 
 // empty makes dir exist and be empty, moving what it held beside it. On a
 // tmpfs (-pullto /dev/shm), which has no such delay, it deletes at once:
-// a set-aside tree there holds memory.
+// a set-aside tree there holds memory. So it does on a file system with
+// less than a tenth of its inodes or space free (a large -scale), saying
+// so once.
 func (a *setAside) empty(dir string) error {
 	var fsst unix.Statfs_t
-	if unix.Statfs(filepath.Dir(dir), &fsst) == nil && fsst.Type == unix.TMPFS_MAGIC {
+	err := unix.Statfs(filepath.Dir(dir), &fsst)
+	full := err == nil && (fsst.Ffree < fsst.Files/10 || fsst.Bavail < fsst.Blocks/10)
+	if full && !a.fullLogged {
+		a.fullLogged = true
+		logf("%s: less than a tenth free; emptied trees are deleted at once, which may slow the creates of the runs that follow", filepath.Dir(dir))
+	}
+	if full || err == nil && fsst.Type == unix.TMPFS_MAGIC {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("emptying %s: %w", dir, err)
 		}
